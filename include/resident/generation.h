@@ -1,0 +1,67 @@
+// What a caller asks of a text-generation model and what it gets back. Plain
+// values: copyable, no handles, safe to move between threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace resident {
+
+struct ChatMessage {
+    std::string role;  // "system", "user", "assistant"
+    std::string content;
+};
+
+// Per-request sampling. Defaults are deterministic: greedy decoding.
+struct SamplingParams {
+    int32_t max_tokens = 128;   // tokens to generate at most; >= 1
+    float temperature = 0.0f;   // 0 = greedy; > 0 samples
+    int32_t top_k = 40;         // 0 = off; used when temperature > 0
+    float top_p = 0.95f;        // 1 = off; used when temperature > 0
+    float min_p = 0.05f;        // 0 = off; used when temperature > 0
+    // Seed of this request's sampler. When unset, the seed is derived from
+    // `row_key` if given, else from the model spec's default seed: the same
+    // request always yields the same text.
+    std::optional<uint64_t> seed;
+    std::vector<std::string> stop;  // generation ends before the first match
+    bool ignore_eos = false;        // keep generating past end-of-sequence (benchmarks)
+};
+
+struct GenerationRequest {
+    // Either a raw prompt, tokenized as is...
+    std::string prompt;
+    // ...or chat messages, rendered with the model's own chat template. When
+    // non-empty, `prompt` is ignored.
+    std::vector<ChatMessage> messages;
+    // Prepended as a system message; turns a raw prompt into a chat with one
+    // user message.
+    std::optional<std::string> system_prompt;
+    SamplingParams sampling;
+    // A stable key of the input row (e.g. its id); seeds the sampler when
+    // `sampling.seed` is unset, so a retried Spark task reproduces its rows.
+    std::optional<std::string> row_key;
+};
+
+enum class FinishReason {
+    kStop,     // end-of-sequence token or a stop string
+    kLength,   // max_tokens reached
+    kContext,  // the sequence filled its context window
+};
+
+std::string_view finish_reason_name(FinishReason reason);
+
+struct Generation {
+    std::string text;  // valid UTF-8; a token split across the end is dropped
+    int32_t prompt_tokens = 0;
+    int32_t completion_tokens = 0;
+    FinishReason finish_reason = FinishReason::kStop;
+    uint64_t seed = 0;  // the seed the sampler used
+};
+
+// The seed a request will be sampled with (see SamplingParams::seed).
+uint64_t effective_seed(const GenerationRequest& request, uint64_t default_seed);
+
+}  // namespace resident

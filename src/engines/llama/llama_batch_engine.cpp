@@ -1,0 +1,250 @@
+#include "engines/llama/llama_batch_engine.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "core/log.h"
+#include "engines/llama/llama_predictor.h"
+#include "fmt/format.h"
+
+namespace resident::internal::llama {
+namespace {
+
+std::future<Result<Generation>> ready_future(Result<Generation> value) {
+    std::promise<Result<Generation>> p;
+    p.set_value(std::move(value));
+    return p.get_future();
+}
+
+size_t queue_capacity(const ModelSpec& o) {
+    return static_cast<size_t>(o.queue_capacity > 0 ? o.queue_capacity : 2 * o.parallel);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BatchEngine>> LlamaBatchEngine::create(std::shared_ptr<const LlamaModel> model,
+                                                             const ModelSpec& options) {
+    RESIDENT_ASSIGN_OR_RETURN(ContextPtr ctx, model->new_context(options, options.parallel));
+    auto* engine = new LlamaBatchEngine(std::move(model), std::move(ctx), options);
+    engine->thread_ = std::thread([engine] { engine->run(); });
+    return std::unique_ptr<BatchEngine>(engine);
+}
+
+LlamaBatchEngine::LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+                                   const ModelSpec& options)
+    : model_(std::move(model)),
+      ctx_(std::move(ctx)),
+      options_(options),
+      batch_(static_cast<int32_t>(llama_n_batch(ctx_.get()))),
+      solo_batch_(options.batch_size),
+      slots_(options.parallel),
+      queue_(queue_capacity(options)) {
+    for (int32_t i = 0; i < options.parallel; ++i) slots_[i].id = i;
+}
+
+LlamaBatchEngine::~LlamaBatchEngine() { shutdown(); }
+
+void LlamaBatchEngine::shutdown() {
+    std::call_once(shutdown_once_, [this] {
+        stopping_ = true;
+        for (Pending& p : queue_.close()) {
+            p.promise.set_value(cancelled("the batch engine shut down before this request ran"));
+            std::lock_guard lock(stats_mu_);
+            ++stats_.failed;
+        }
+        if (thread_.joinable()) thread_.join();
+    });
+}
+
+Result<LlamaBatchEngine::Pending> LlamaBatchEngine::prepare(const GenerationRequest& request,
+                                                             std::future<Result<Generation>>& out) {
+    {
+        std::lock_guard lock(stats_mu_);
+        ++stats_.submitted;
+    }
+    auto prepared = prepare_request(*model_, request, options_.ctx_size, options_.seed);
+    if (!prepared.is_ok()) {
+        std::lock_guard lock(stats_mu_);
+        ++stats_.failed;
+        return prepared.status();
+    }
+    Pending p{std::move(prepared).value(), {}};
+    out = p.promise.get_future();
+    return p;
+}
+
+std::future<Result<Generation>> LlamaBatchEngine::submit(GenerationRequest request) {
+    std::future<Result<Generation>> out;
+    auto pending = prepare(request, out);
+    if (!pending.is_ok()) return ready_future(pending.status());
+    if (!queue_.push(*pending)) {
+        return ready_future(cancelled("the batch engine is shut down: submit to a new one"));
+    }
+    return out;
+}
+
+std::optional<std::future<Result<Generation>>> LlamaBatchEngine::try_submit(
+    GenerationRequest request, std::chrono::milliseconds timeout) {
+    std::future<Result<Generation>> out;
+    auto pending = prepare(request, out);
+    if (!pending.is_ok()) return ready_future(pending.status());
+    if (!queue_.try_push(*pending, timeout)) {
+        if (stopping_) return ready_future(cancelled("the batch engine is shut down"));
+        std::lock_guard lock(stats_mu_);
+        --stats_.submitted;  // not taken: the caller still owns the request
+        return std::nullopt;
+    }
+    return out;
+}
+
+BatchEngineStats LlamaBatchEngine::stats() const {
+    std::lock_guard lock(stats_mu_);
+    return stats_;
+}
+
+// Fills free slots from the queue. With `wait`, blocks until one request
+// arrives (or the queue closes). Returns whether any slot is active.
+bool LlamaBatchEngine::admit(bool wait) {
+    bool any_active = false;
+    for (Slot& slot : slots_) {
+        if (!slot.seq) {
+            std::optional<Pending> p = wait ? queue_.pop() : queue_.try_pop();
+            wait = false;
+            if (p) {
+                slot.seq = std::make_unique<Sequence>(*model_, std::move(p->request), options_.ctx_size);
+                slot.promise = std::move(p->promise);
+                slot.prompt_done = 0;
+                slot.output = -1;
+            }
+        }
+        any_active = any_active || slot.seq != nullptr;
+    }
+    return any_active;
+}
+
+void LlamaBatchEngine::run() {
+    while (!stopping_) {
+        try {
+            const bool idle = std::none_of(slots_.begin(), slots_.end(),
+                                           [](const Slot& s) { return s.seq != nullptr; });
+            if (!admit(idle)) continue;  // woken by close(), or a spurious wake
+            if (options_.determinism == Determinism::kExact) {
+                step_exact();
+            } else {
+                step_batched();
+            }
+        } catch (const std::exception& e) {
+            fail_active(internal_error(fmt::format("batch engine step failed: {}", e.what())));
+        } catch (...) {
+            fail_active(internal_error("batch engine step failed with an unknown exception"));
+        }
+    }
+    fail_active(cancelled("the batch engine shut down while this request ran"));
+}
+
+void LlamaBatchEngine::step_batched() {
+    batch_.clear();
+    int32_t in_flight = 0;
+    // Sequences past their prompt contribute one token each...
+    for (Slot& slot : slots_) {
+        slot.output = -1;
+        if (!slot.seq || slot.prompt_done < slot.seq->n_prompt()) continue;
+        slot.output = batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
+        ++in_flight;
+    }
+    // ...and prompts fill the rest of the batch, in chunks when long.
+    int32_t prompt_tokens = 0;
+    for (Slot& slot : slots_) {
+        if (!slot.seq || slot.prompt_done >= slot.seq->n_prompt()) continue;
+        const int32_t room = batch_.capacity() - batch_.size();
+        if (room <= 0) break;
+        const auto& prompt = slot.seq->prompt();
+        const int32_t take = std::min(room, slot.seq->n_prompt() - slot.prompt_done);
+        for (int32_t k = 0; k < take; ++k) {
+            const int32_t pos = slot.prompt_done + k;
+            const bool last = pos == slot.seq->n_prompt() - 1;
+            const int32_t row = batch_.add(prompt[pos], pos, slot.id, last);
+            if (last) slot.output = row;
+        }
+        slot.prompt_done += take;
+        prompt_tokens += take;
+        ++in_flight;
+    }
+    const Status st = decode_status(llama_decode(ctx_.get(), batch_.get()), batch_.size());
+    {
+        std::lock_guard lock(stats_mu_);
+        ++stats_.decode_calls;
+        stats_.prompt_tokens += prompt_tokens;
+        stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight);
+    }
+    if (!st.is_ok()) {
+        fail_active(st);
+        return;
+    }
+    sample_outputs();
+}
+
+void LlamaBatchEngine::step_exact() {
+    for (Slot& slot : slots_) {
+        slot.output = -1;
+        if (!slot.seq) continue;
+        Status st;
+        if (slot.prompt_done < slot.seq->n_prompt()) {
+            auto out = decode_prompt(ctx_.get(), solo_batch_, slot.seq->prompt(), 0, slot.id);
+            st = out.status();
+            if (out.is_ok()) slot.output = *out;
+            slot.prompt_done = slot.seq->n_prompt();
+            std::lock_guard lock(stats_mu_);
+            stats_.prompt_tokens += slot.seq->n_prompt();
+        } else {
+            solo_batch_.clear();
+            slot.output = solo_batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
+            st = decode_status(llama_decode(ctx_.get(), solo_batch_.get()), 1);
+        }
+        {
+            std::lock_guard lock(stats_mu_);
+            ++stats_.decode_calls;
+            stats_.max_in_flight = std::max(stats_.max_in_flight, 1);
+        }
+        if (!st.is_ok()) {
+            finish(slot, st);
+            continue;
+        }
+        // Sample now: the next slot's decode overwrites this one's logits.
+        if (slot.seq->sample(ctx_.get(), slot.output)) finish(slot, slot.seq->take_result());
+        std::lock_guard lock(stats_mu_);
+        ++stats_.generated_tokens;
+    }
+}
+
+void LlamaBatchEngine::sample_outputs() {
+    int64_t generated = 0;
+    for (Slot& slot : slots_) {
+        if (!slot.seq || slot.output < 0) continue;
+        ++generated;
+        if (slot.seq->sample(ctx_.get(), slot.output)) finish(slot, slot.seq->take_result());
+    }
+    std::lock_guard lock(stats_mu_);
+    stats_.generated_tokens += generated;
+}
+
+void LlamaBatchEngine::finish(Slot& slot, Result<Generation> result) {
+    // Free the sequence's cells before the slot takes its next request.
+    llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.id, -1, -1);
+    {
+        std::lock_guard lock(stats_mu_);
+        ++(result.is_ok() ? stats_.completed : stats_.failed);
+    }
+    slot.promise.set_value(std::move(result));
+    slot.seq.reset();
+    slot.prompt_done = 0;
+    slot.output = -1;
+}
+
+void LlamaBatchEngine::fail_active(const Status& status) {
+    for (Slot& slot : slots_) {
+        if (slot.seq) finish(slot, status);
+    }
+}
+
+}  // namespace resident::internal::llama

@@ -1,0 +1,77 @@
+// The batch engine: one llama_context with `parallel` sequences and one thread
+// that decodes every request in flight together. Continuous batching: a
+// sequence that finishes frees its slot, and the next queued request takes it
+// in the very next decode step.
+#pragma once
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engines/llama/llama_handles.h"
+#include "engines/llama/llama_model.h"
+#include "engines/llama/sequence.h"
+#include "resident/model.h"
+#include "scheduler/bounded_queue.h"
+
+namespace resident::internal::llama {
+
+class LlamaBatchEngine final : public BatchEngine {
+   public:
+    static Result<std::unique_ptr<BatchEngine>> create(std::shared_ptr<const LlamaModel> model,
+                                                      const ModelSpec& options);
+    ~LlamaBatchEngine() override;
+
+    std::future<Result<Generation>> submit(GenerationRequest request) override;
+    std::optional<std::future<Result<Generation>>> try_submit(
+        GenerationRequest request, std::chrono::milliseconds timeout) override;
+    void shutdown() override;
+    BatchEngineStats stats() const override;
+    int32_t slots() const override { return options_.parallel; }
+
+   private:
+    struct Pending {
+        PreparedRequest request;
+        std::promise<Result<Generation>> promise;
+    };
+    struct Slot {
+        llama_seq_id id = 0;
+        std::unique_ptr<Sequence> seq;  // null when the slot is free
+        std::promise<Result<Generation>> promise;
+        int32_t prompt_done = 0;  // prompt tokens decoded so far
+        int32_t output = -1;      // batch row of this slot's logits in the last decode
+    };
+
+    LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, ContextPtr ctx, const ModelSpec& options);
+
+    // Validates and tokenizes on the caller's thread; an error comes back as
+    // a ready future.
+    Result<Pending> prepare(const GenerationRequest& request, std::future<Result<Generation>>& out);
+    void run();
+    bool admit(bool wait);
+    void step_batched();
+    void step_exact();
+    void sample_outputs();
+    void finish(Slot& slot, Result<Generation> result);
+    void fail_active(const Status& status);
+
+    std::shared_ptr<const LlamaModel> model_;  // outlives ctx_
+    ContextPtr ctx_;
+    const ModelSpec options_;
+    Batch batch_;         // all sequences together (batched mode)
+    Batch solo_batch_;    // one sequence, predictor-sized (exact mode)
+    std::vector<Slot> slots_;  // engine thread only
+    BoundedQueue<Pending> queue_;
+    std::atomic<bool> stopping_{false};
+    std::once_flag shutdown_once_;
+
+    mutable std::mutex stats_mu_;
+    BatchEngineStats stats_;  // guarded by stats_mu_
+
+    std::thread thread_;  // last: starts after every other member exists
+};
+
+}  // namespace resident::internal::llama

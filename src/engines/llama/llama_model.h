@@ -1,0 +1,48 @@
+// The llama.cpp engine's resident model: a llama_model loaded once, shared
+// read-only by every predictor and batch engine created from it.
+#pragma once
+
+#include <llama.h>
+
+#include <memory>
+#include <string>
+
+#include "engines/llama/llama_handles.h"
+#include "resident/model.h"
+
+namespace resident::internal::llama {
+
+class LlamaModel final : public Model, public std::enable_shared_from_this<LlamaModel> {
+   public:
+    // Checks the file and the memory it needs, then loads it. `spec.source`
+    // is the resolved local path. Errors: see inspect_gguf; ResourceExhausted
+    // when the estimate exceeds the memory limit; DataLoss when llama.cpp
+    // rejects the file.
+    static Result<std::shared_ptr<LlamaModel>> load(const ModelSpec& spec);
+
+    const ModelInfo& info() const override { return info_; }
+    const ModelSpec& spec() const override { return spec_; }
+    double load_seconds() const override { return load_seconds_; }
+    uint64_t loaded_bytes() const override;
+    Result<std::unique_ptr<Predictor>> create_predictor(const ModelSpec& options) const override;
+    Result<std::unique_ptr<BatchEngine>> create_batch_engine(const ModelSpec& options) const override;
+
+    const llama_model* get() const { return model_.get(); }
+    const llama_vocab* vocab() const { return llama_model_get_vocab(model_.get()); }
+    // The chat template from the file's metadata, or nullptr.
+    const char* chat_template() const { return llama_model_chat_template(model_.get(), nullptr); }
+
+    // A context for `n_seq` sequences of `options.ctx_size` tokens each.
+    // Errors: ResourceExhausted when llama.cpp cannot allocate it.
+    Result<ContextPtr> new_context(const ModelSpec& options, int32_t n_seq) const;
+
+   private:
+    LlamaModel(ModelSpec spec, ModelInfo info, ModelPtr model, double seconds);
+
+    ModelSpec spec_;
+    ModelInfo info_;
+    ModelPtr model_;
+    double load_seconds_;
+};
+
+}  // namespace resident::internal::llama

@@ -1,0 +1,59 @@
+#include "engines/llama/llama_predictor.h"
+
+#include <algorithm>
+
+#include "engines/llama/sequence.h"
+#include "fmt/format.h"
+
+namespace resident::internal::llama {
+
+Status decode_status(int32_t rc, int32_t n_tokens) {
+    switch (rc) {
+        case 0: return Status::ok();
+        case 1:
+            return resource_exhausted(fmt::format(
+                "llama_decode found no KV cache room for {} tokens: lower the prompt length or "
+                "raise the context size",
+                n_tokens));
+        case 2: return cancelled("llama_decode was aborted");
+        default: return internal_error(fmt::format("llama_decode failed with code {}", rc));
+    }
+}
+
+Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch, const std::vector<llama_token>& tokens,
+                              llama_pos pos, llama_seq_id seq) {
+    const auto n = static_cast<int32_t>(tokens.size());
+    int32_t last = -1;
+    for (int32_t start = 0; start < n; start += batch.capacity()) {
+        const int32_t end = std::min(n, start + batch.capacity());
+        batch.clear();
+        for (int32_t i = start; i < end; ++i) {
+            last = batch.add(tokens[i], pos + i, seq, i == n - 1);
+        }
+        RESIDENT_RETURN_IF_ERROR(decode_status(llama_decode(ctx, batch.get()), batch.size()));
+    }
+    return last;
+}
+
+LlamaPredictor::LlamaPredictor(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+                               const ModelSpec& options)
+    : model_(std::move(model)),
+      ctx_(std::move(ctx)),
+      options_(options),
+      batch_(static_cast<int32_t>(llama_n_batch(ctx_.get()))) {}
+
+Result<Generation> LlamaPredictor::generate(const GenerationRequest& request) {
+    RESIDENT_ASSIGN_OR_RETURN(PreparedRequest prepared,
+                              prepare_request(*model_, request, options_.ctx_size, options_.seed));
+    llama_memory_clear(llama_get_memory(ctx_.get()), true);
+    Sequence seq(*model_, std::move(prepared), options_.ctx_size);
+    RESIDENT_ASSIGN_OR_RETURN(int32_t out, decode_prompt(ctx_.get(), batch_, seq.prompt(), 0, 0));
+    while (!seq.sample(ctx_.get(), out)) {
+        batch_.clear();
+        out = batch_.add(seq.last_token(), seq.next_pos(), 0, true);
+        RESIDENT_RETURN_IF_ERROR(decode_status(llama_decode(ctx_.get(), batch_.get()), 1));
+    }
+    return seq.take_result();
+}
+
+}  // namespace resident::internal::llama

@@ -1,0 +1,37 @@
+// A predictor: one llama_context (one sequence, its own KV cache) over a
+// shared resident model. Not thread-safe: one thread uses it at a time.
+#pragma once
+
+#include <memory>
+
+#include "engines/llama/llama_handles.h"
+#include "engines/llama/llama_model.h"
+#include "resident/model.h"
+
+namespace resident::internal::llama {
+
+class LlamaPredictor final : public Predictor {
+   public:
+    LlamaPredictor(std::shared_ptr<const LlamaModel> model, ContextPtr ctx, const ModelSpec& options);
+
+    Result<Generation> generate(const GenerationRequest& request) override;
+
+   private:
+    std::shared_ptr<const LlamaModel> model_;  // outlives ctx_
+    ContextPtr ctx_;
+    ModelSpec options_;
+    Batch batch_;
+};
+
+// Decodes `tokens` of sequence `seq` from position `pos` in chunks of at most
+// `batch.capacity()`, asking for the logits of the last token only. Shared by
+// the predictor and the exact mode of the batch engine, so that both feed
+// llama.cpp the same shapes. Returns the batch index of the last token's
+// output. Errors: Internal when llama_decode fails.
+Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch, const std::vector<llama_token>& tokens,
+                              llama_pos pos, llama_seq_id seq);
+
+// Maps llama_decode's return code to a Status.
+Status decode_status(int32_t rc, int32_t n_tokens);
+
+}  // namespace resident::internal::llama

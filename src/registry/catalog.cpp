@@ -1,0 +1,74 @@
+#include "resident/catalog.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fmt/format.h"
+
+namespace resident {
+
+namespace internal {
+// The text of models/catalog.json, compiled in (see CMakeLists.txt).
+extern const char* const kBuiltinCatalog;
+}  // namespace internal
+
+Result<Catalog> Catalog::parse(std::string_view text, std::string_view origin) {
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("models") ||
+        !doc["models"].is_array()) {
+        return invalid_argument(
+            fmt::format("catalog '{}' is not a JSON object with a \"models\" array", origin));
+    }
+    Catalog catalog;
+    for (const auto& m : doc["models"]) {
+        try {
+            CatalogEntry e;
+            e.name = m.at("name").get<std::string>();
+            e.description = m.value("description", "");
+            e.architecture = m.value("architecture", "");
+            e.quantization = m.value("quantization", "");
+            e.file = m.at("file").get<std::string>();
+            e.sha256 = m.at("sha256").get<std::string>();
+            e.size = m.at("size").get<uint64_t>();
+            e.license = m.value("license", "");
+            for (const auto& p : m.at("parts")) {
+                e.parts.push_back({p.at("pypi").get<std::string>(), p.at("version").get<std::string>(),
+                                   p.at("member").get<std::string>()});
+            }
+            if (e.parts.empty() || e.sha256.size() != 64 || e.file.find('/') != std::string::npos) {
+                return invalid_argument(fmt::format(
+                    "catalog '{}': model '{}' needs parts, a 64-digit sha256 and a plain file name",
+                    origin, e.name));
+            }
+            catalog.entries_.push_back(std::move(e));
+        } catch (const nlohmann::json::exception& ex) {
+            return invalid_argument(fmt::format("catalog '{}': bad model entry {}: {}", origin,
+                                                m.dump().substr(0, 80), ex.what()));
+        }
+    }
+    return catalog;
+}
+
+Result<Catalog> Catalog::from_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return not_found(fmt::format("catalog file '{}' cannot be read", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse(ss.str(), path);
+}
+
+Result<Catalog> Catalog::load_default() {
+    if (const char* path = std::getenv("RESIDENT_CATALOG"); path && *path) return from_file(path);
+    return parse(internal::kBuiltinCatalog, "built-in catalog");
+}
+
+const CatalogEntry* Catalog::find(std::string_view name) const {
+    for (const auto& e : entries_) {
+        if (e.name == name) return &e;
+    }
+    return nullptr;
+}
+
+}  // namespace resident

@@ -1,0 +1,395 @@
+#include "job.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "fmt/format.h"
+#include "resident/memory.h"
+#include "resident/predictor_pool.h"
+#include "resident/registry.h"
+
+namespace resident::cli {
+
+Result<Strategy> parse_strategy(std::string_view name) {
+    if (name == "batched") return Strategy::kBatched;
+    if (name == "predictor-per-thread") return Strategy::kPredictorPerThread;
+    if (name == "per-partition") return Strategy::kPerPartition;
+    return invalid_argument(fmt::format(
+        "unknown strategy '{}': use batched, predictor-per-thread or per-partition", name));
+}
+
+std::string_view strategy_name(Strategy s) {
+    switch (s) {
+        case Strategy::kBatched: return "batched";
+        case Strategy::kPredictorPerThread: return "predictor-per-thread";
+        case Strategy::kPerPartition: return "per-partition";
+    }
+    return "unknown";
+}
+
+Result<ProgressMode> parse_progress_mode(std::string_view name) {
+    if (name == "auto") return ProgressMode::kAuto;
+    if (name == "bar") return ProgressMode::kBar;
+    if (name == "lines") return ProgressMode::kLines;
+    if (name == "none") return ProgressMode::kNone;
+    return invalid_argument(fmt::format("unknown progress mode '{}': use auto, bar, lines or none", name));
+}
+
+double JobSummary::generated_tokens_per_second() const {
+    return wall_seconds > 0 ? static_cast<double>(completion_tokens) / wall_seconds : 0;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::ordered_json;
+
+std::string describe(const json& v) {
+    if (v.is_number()) return "a number";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_object()) return "an object";
+    if (v.is_array()) return "an array";
+    return "not text";
+}
+
+// The request of one row, or why the row has none.
+Result<GenerationRequest> build_request(const InputRow& row, const JobOptions& o) {
+    if (row.error) return invalid_argument(*row.error);
+    GenerationRequest req;
+    req.sampling = o.sampling;
+    req.system_prompt = o.system_prompt;
+    auto it = row.fields.find(o.prompt_field);
+    if (it == row.fields.end() || it->is_null()) {
+        return invalid_argument(fmt::format(
+            "line {} has no '{}' field: give each row a prompt, or name the field with --prompt-field",
+            row.line, o.prompt_field));
+    }
+    if (it->is_array()) {
+        for (const auto& m : *it) {
+            if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
+                !m["role"].is_string() || !m["content"].is_string()) {
+                return invalid_argument(fmt::format(
+                    "line {}: field '{}' is an array but not of {{\"role\", \"content\"}} messages",
+                    row.line, o.prompt_field));
+            }
+            req.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+        }
+        if (req.messages.empty()) {
+            return invalid_argument(fmt::format("line {}: field '{}' has no messages", row.line,
+                                                o.prompt_field));
+        }
+    } else if (it->is_string()) {
+        req.prompt = it->get<std::string>();
+        if (o.chat && !req.system_prompt) req.messages.push_back({"user", req.prompt});
+    } else {
+        return invalid_argument(fmt::format("line {}: field '{}' is {}, not a string", row.line,
+                                            o.prompt_field, describe(*it)));
+    }
+    auto id = row.fields.find(o.id_field);
+    if (id != row.fields.end() && !id->is_null()) {
+        req.row_key = id->is_string() ? id->get<std::string>() : id->dump();
+    } else {
+        req.row_key = fmt::format("line:{}", row.line);
+    }
+    return req;
+}
+
+// Writes output rows in input order, whatever order they finish in.
+class OrderedWriter {
+   public:
+    OrderedWriter(std::ofstream& out, const std::vector<InputRow>& rows) : out_(out), rows_(rows) {}
+
+    void put(size_t index, const Result<Generation>& result) {
+        json row = rows_[index].fields;
+        if (result.is_ok()) {
+            row["completion"] = result->text;
+            row["prompt_tokens"] = result->prompt_tokens;
+            row["completion_tokens"] = result->completion_tokens;
+            row["finish_reason"] = finish_reason_name(result->finish_reason);
+            row["error"] = nullptr;
+            ok_ += 1;
+            prompt_tokens_ += result->prompt_tokens;
+            completion_tokens_ += result->completion_tokens;
+        } else {
+            row["completion"] = nullptr;
+            row["prompt_tokens"] = 0;
+            row["completion_tokens"] = 0;
+            row["finish_reason"] = nullptr;
+            row["error"] = result.status().to_string();
+            failed_ += 1;
+        }
+        std::lock_guard lock(mu_);
+        // Invalid UTF-8 from a CSV field is replaced, never a reason to lose the row.
+        pending_[index] = row.dump(-1, ' ', false, json::error_handler_t::replace);
+        while (!pending_.empty() && pending_.begin()->first == next_) {
+            out_ << pending_.begin()->second << '\n';
+            pending_.erase(pending_.begin());
+            ++next_;
+        }
+    }
+
+    int64_t done() const { return ok_ + failed_; }
+    std::atomic<int64_t> ok_{0}, failed_{0}, prompt_tokens_{0}, completion_tokens_{0};
+
+   private:
+    std::ofstream& out_;
+    const std::vector<InputRow>& rows_;
+    std::mutex mu_;
+    std::map<size_t, std::string> pending_;  // guarded by mu_
+    size_t next_ = 0;                        // guarded by mu_
+};
+
+// Prints progress to stderr from its own thread until stopped.
+class ProgressReporter {
+   public:
+    ProgressReporter(ProgressMode mode, const OrderedWriter& w, int64_t total)
+        : writer_(w), total_(total), start_(Clock::now()) {
+        if (mode == ProgressMode::kAuto) mode = isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
+        mode_ = mode;
+        if (mode_ != ProgressMode::kNone) thread_ = std::thread([this] { loop(); });
+    }
+    ~ProgressReporter() { stop(); }
+
+    void stop() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+   private:
+    void loop() {
+        const auto period = mode_ == ProgressMode::kBar ? std::chrono::milliseconds(250)
+                                                        : std::chrono::milliseconds(10000);
+        std::unique_lock lock(mu_);
+        while (!cv_.wait_for(lock, period, [&] { return stop_; })) print(false);
+        print(true);
+    }
+
+    void print(bool last) {
+        const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
+        const int64_t done = writer_.done();
+        const double tps = secs > 0 ? writer_.completion_tokens_ / secs : 0;
+        const double eta = done > 0 ? secs * static_cast<double>(total_ - done) / done : 0;
+        if (mode_ == ProgressMode::kBar) {
+            constexpr int kWidth = 28;
+            const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
+            std::fprintf(stderr, "\r[%s%s] %lld/%lld rows  %.1f tok/s  ETA %.0fs  ",
+                         std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+                         static_cast<long long>(done), static_cast<long long>(total_), tps, eta);
+            if (last) std::fputc('\n', stderr);
+        } else if (!last) {
+            std::fprintf(stderr, "[resident] %lld/%lld rows, %.1f tok/s generated, ETA %.0f s\n",
+                         static_cast<long long>(done), static_cast<long long>(total_), tps, eta);
+        }
+        std::fflush(stderr);
+    }
+
+    const OrderedWriter& writer_;
+    const int64_t total_;
+    const Clock::time_point start_;
+    ProgressMode mode_ = ProgressMode::kNone;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;  // guarded by mu_
+    std::thread thread_;
+};
+
+struct Plan {
+    const JobOptions& options;
+    const std::vector<InputRow>& rows;
+    std::vector<Result<GenerationRequest>> requests;
+    OrderedWriter& writer;
+
+    // Emits row i from its request, computed by `run` when the row has one.
+    template <typename F>
+    void serve(size_t i, F&& run) {
+        const auto& req = requests[i];
+        if (!req.is_ok()) {
+            writer.put(i, req.status());
+            return;
+        }
+        try {
+            writer.put(i, run(*req));
+        } catch (const std::exception& e) {
+            writer.put(i, internal_error(fmt::format("row failed: {}", e.what())));
+        }
+    }
+};
+
+// Runs `body(worker)` on `n` threads and waits for them.
+template <typename F>
+void on_threads(int32_t n, F&& body) {
+    std::vector<std::thread> threads;
+    for (int32_t w = 0; w < n; ++w) threads.emplace_back([&, w] { body(w); });
+    for (auto& t : threads) t.join();
+}
+
+// Compute threads of one predictor when `workers` predictors share the cores.
+ModelSpec per_worker_spec(const ModelSpec& spec, int32_t workers) {
+    ModelSpec s = spec;
+    s.threads = std::max(1, spec.effective_threads() / workers);
+    return s;
+}
+
+Status run_batched(Plan& plan, Registry& registry) {
+    RESIDENT_ASSIGN_OR_RETURN(ModelHandle model, registry.acquire(plan.options.spec));
+    RESIDENT_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> engine,
+                              model->create_batch_engine(plan.options.spec));
+    // One thread submits in row order (blocking when the engine is full), the
+    // other collects in the same order, so the output needs no reordering.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::pair<size_t, std::future<Result<Generation>>>> inflight;
+    bool submitted_all = false;
+    std::thread submitter([&] {
+        for (size_t i = 0; i < plan.rows.size(); ++i) {
+            std::future<Result<Generation>> f;
+            if (plan.requests[i].is_ok()) {
+                f = engine->submit(*plan.requests[i]);
+            } else {
+                std::promise<Result<Generation>> p;
+                p.set_value(plan.requests[i].status());
+                f = p.get_future();
+            }
+            std::lock_guard lock(mu);
+            inflight.emplace_back(i, std::move(f));
+            cv.notify_one();
+        }
+        std::lock_guard lock(mu);
+        submitted_all = true;
+        cv.notify_one();
+    });
+    for (;;) {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return !inflight.empty() || submitted_all; });
+        if (inflight.empty()) break;
+        auto [i, f] = std::move(inflight.front());
+        inflight.pop_front();
+        lock.unlock();
+        plan.writer.put(i, f.get());
+    }
+    submitter.join();
+    return Status::ok();
+}
+
+Status run_predictor_per_thread(Plan& plan, Registry& registry) {
+    const int32_t workers = plan.options.spec.parallel;
+    RESIDENT_ASSIGN_OR_RETURN(ModelHandle model, registry.acquire(plan.options.spec));
+    PredictorPool pool(model, per_worker_spec(plan.options.spec, workers));
+    std::atomic<size_t> next{0};
+    on_threads(workers, [&](int32_t) {
+        for (size_t i; (i = next++) < plan.rows.size();) {
+            plan.serve(i, [&](const GenerationRequest& req) -> Result<Generation> {
+                RESIDENT_ASSIGN_OR_RETURN(Predictor * p, pool.for_this_thread());
+                return p->generate(req);
+            });
+        }
+        pool.release_this_thread();
+    });
+    return Status::ok();
+}
+
+// The naive Spark pattern: every partition loads its own copy of the model
+// (a private registry), serves its rows with one predictor and frees it.
+Status run_per_partition(Plan& plan, int64_t& loads, double& load_seconds) {
+    const int32_t workers = plan.options.spec.parallel;
+    const auto n_rows = static_cast<int64_t>(plan.rows.size());
+    const int64_t parts = std::max<int64_t>(1, plan.options.partitions > 0 ? plan.options.partitions : workers);
+    const ModelSpec spec = per_worker_spec(plan.options.spec, workers);
+    std::atomic<int64_t> next{0};
+    std::mutex mu;
+    Status fatal;
+    on_threads(workers, [&](int32_t) {
+        for (int64_t p; (p = next++) < parts;) {
+            Registry local;
+            auto model = local.acquire(spec);
+            auto predictor = model.is_ok() ? (*model)->create_predictor(spec)
+                                           : Result<std::unique_ptr<Predictor>>(model.status());
+            {
+                std::lock_guard lock(mu);
+                loads += local.total_loads();
+                load_seconds += local.total_load_seconds();
+                if (!predictor.is_ok() && fatal.is_ok()) fatal = predictor.status();
+            }
+            if (!predictor.is_ok()) return;
+            for (int64_t i = n_rows * p / parts; i < n_rows * (p + 1) / parts; ++i) {
+                plan.serve(static_cast<size_t>(i),
+                           [&](const GenerationRequest& req) { return (*predictor)->generate(req); });
+            }
+        }
+    });
+    return fatal;
+}
+
+}  // namespace
+
+Result<JobSummary> run_job(const JobOptions& options) {
+    RESIDENT_RETURN_IF_ERROR(options.spec.validate());
+    RESIDENT_ASSIGN_OR_RETURN(std::vector<InputRow> rows, read_rows(options.input, options.input_format));
+    const std::string partial = options.output + ".partial";
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    if (!out) {
+        return invalid_argument(fmt::format("output '{}' cannot be written: check the folder exists "
+                                            "and is writable",
+                                            options.output));
+    }
+    const auto start = Clock::now();
+    OrderedWriter writer(out, rows);
+    Plan plan{options, rows, {}, writer};
+    plan.requests.reserve(rows.size());
+    for (const auto& row : rows) plan.requests.push_back(build_request(row, options));
+
+    JobSummary summary;
+    Registry& registry = Registry::global();
+    const int64_t loads_before = registry.total_loads();
+    const double load_seconds_before = registry.total_load_seconds();
+    Status st;
+    {
+        ProgressReporter progress(options.progress, writer, static_cast<int64_t>(rows.size()));
+        switch (options.strategy) {
+            case Strategy::kBatched: st = run_batched(plan, registry); break;
+            case Strategy::kPredictorPerThread: st = run_predictor_per_thread(plan, registry); break;
+            case Strategy::kPerPartition:
+                st = run_per_partition(plan, summary.model_loads, summary.load_seconds);
+                break;
+        }
+    }
+    out.close();
+    std::error_code ec;
+    if (!st.is_ok()) {
+        std::filesystem::remove(partial, ec);
+        return st;
+    }
+    if (!out) return internal_error(fmt::format("writing '{}' failed: is the disk full?", partial));
+    std::filesystem::rename(partial, options.output, ec);
+    if (ec) return internal_error(fmt::format("cannot create '{}': {}", options.output, ec.message()));
+
+    summary.model = options.spec.source;
+    summary.strategy = std::string(strategy_name(options.strategy));
+    summary.rows = static_cast<int64_t>(rows.size());
+    summary.rows_ok = writer.ok_;
+    summary.rows_failed = writer.failed_;
+    summary.prompt_tokens = writer.prompt_tokens_;
+    summary.completion_tokens = writer.completion_tokens_;
+    summary.model_loads += registry.total_loads() - loads_before;
+    summary.load_seconds += registry.total_load_seconds() - load_seconds_before;
+    summary.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    summary.peak_rss_bytes = peak_rss_bytes();
+    return summary;
+}
+
+}  // namespace resident::cli

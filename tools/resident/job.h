@@ -1,0 +1,63 @@
+// The local batch job behind `resident run`: rows in, completions out, in
+// input order, through one of the three loading strategies of the brief.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "input.h"
+#include "resident/generation.h"
+#include "resident/model_spec.h"
+#include "resident/status.h"
+
+namespace resident::cli {
+
+enum class Strategy {
+    kBatched,             // one resident model, one batch engine for all rows
+    kPredictorPerThread,  // one resident model, one predictor per worker thread
+    kPerPartition,        // each partition loads the model, runs, frees it
+};
+
+Result<Strategy> parse_strategy(std::string_view name);
+std::string_view strategy_name(Strategy s);
+
+enum class ProgressMode { kAuto, kBar, kLines, kNone };
+Result<ProgressMode> parse_progress_mode(std::string_view name);
+
+struct JobOptions {
+    ModelSpec spec;  // model and its options; spec.parallel = sequences or workers
+    std::string input;
+    std::string output;
+    InputFormat input_format = InputFormat::kAuto;
+    std::string prompt_field = "prompt";
+    std::string id_field = "id";  // seeds each row; the line number when absent
+    bool chat = false;            // render prompts with the model's chat template
+    std::optional<std::string> system_prompt;
+    SamplingParams sampling;
+    Strategy strategy = Strategy::kBatched;
+    int32_t partitions = 0;  // per-partition: 0 = one per worker
+    std::string summary_path;  // JSON summary, when set
+    ProgressMode progress = ProgressMode::kAuto;
+};
+
+struct JobSummary {
+    std::string model;
+    std::string strategy;
+    int64_t rows = 0;
+    int64_t rows_ok = 0;
+    int64_t rows_failed = 0;
+    int64_t prompt_tokens = 0;
+    int64_t completion_tokens = 0;
+    int64_t model_loads = 0;
+    double load_seconds = 0;
+    double wall_seconds = 0;
+    uint64_t peak_rss_bytes = 0;
+    double generated_tokens_per_second() const;
+};
+
+// Runs the job. Per-row faults become error rows; the Status is an error only
+// when the job cannot run at all (bad options, unreadable input, model that
+// cannot load, unwritable output).
+Result<JobSummary> run_job(const JobOptions& options);
+
+}  // namespace resident::cli

@@ -1,0 +1,311 @@
+// `resident`: the batch job on one machine, without Spark, plus model tools.
+//
+//   resident run --model NAME|PATH --input FILE --output FILE [options]
+//   resident inspect NAME|PATH [--ctx-size N --parallel N]
+//   resident models list | pull NAME | path NAME
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fmt/format.h"
+#include "job.h"
+#include "resident/catalog.h"
+#include "resident/memory.h"
+#include "resident/model.h"
+#include "resident/model_cache.h"
+#include "resident/registry.h"
+#include "resident/version.h"
+
+namespace resident::cli {
+namespace {
+
+int fail(const Status& st) {
+    std::fprintf(stderr, "resident: error: %s\n", st.to_string().c_str());
+    // Exit codes a script can act on: 2 bad input or options, 3 not found,
+    // 4 out of memory, 5 retryable, 1 anything else.
+    switch (st.code()) {
+        case StatusCode::kInvalidArgument: return 2;
+        case StatusCode::kNotFound: return 3;
+        case StatusCode::kResourceExhausted: return 4;
+        case StatusCode::kUnavailable: return 5;
+        default: return 1;
+    }
+}
+
+Result<uint64_t> parse_bytes(const std::string& text) {
+    size_t end = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &end);
+    } catch (...) {
+        end = 0;
+    }
+    std::string unit = text.substr(end);
+    for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const uint64_t scale = unit.empty() || unit == "B"  ? 1
+                           : unit == "K" || unit == "KB" ? 1ull << 10
+                           : unit == "M" || unit == "MB" ? 1ull << 20
+                           : unit == "G" || unit == "GB" ? 1ull << 30
+                           : unit == "T" || unit == "TB" ? 1ull << 40
+                                                         : 0;
+    if (end == 0 || scale == 0 || value < 0) {
+        return invalid_argument(fmt::format("memory size '{}' is not a size like 8G or 512M", text));
+    }
+    return static_cast<uint64_t>(value * static_cast<double>(scale));
+}
+
+// Options that shape the model spec, shared by run and inspect.
+struct SpecFlags {
+    std::string determinism = "batched";
+    std::string memory_limit;
+    bool no_mmap = false;
+    bool no_repack = false;
+
+    void add(CLI::App& app, ModelSpec& spec, bool with_model_flag) {
+        if (with_model_flag) {
+            app.add_option("-m,--model", spec.source, "catalog name or .gguf path")->required();
+        }
+        app.add_option("-c,--ctx-size", spec.ctx_size, "tokens of context per sequence")
+            ->capture_default_str();
+        app.add_option("-t,--threads", spec.threads, "compute threads (0 = all cores)")
+            ->capture_default_str();
+        app.add_option("-b,--batch-size", spec.batch_size, "tokens per decode call")
+            ->capture_default_str();
+        app.add_option("-p,--parallel", spec.parallel,
+                       "sequences in flight (batched) or worker threads (other strategies)")
+            ->capture_default_str();
+        app.add_option("--gpu-layers", spec.gpu_layers, "layers to offload to a GPU (-1 = all)")
+            ->capture_default_str();
+        app.add_option("--determinism", determinism,
+                       "batched (fastest) or exact (same text whatever else is in flight)")
+            ->capture_default_str();
+        app.add_option("--memory-limit", memory_limit,
+                       "refuse to load above this size, e.g. 8G (default: memory available)");
+        app.add_flag("--no-mmap", no_mmap, "read the weights into private memory instead of mapping");
+        app.add_flag("--no-repack", no_repack,
+                     "keep weights mapped and shared instead of repacking them (less RSS, slower)");
+    }
+
+    Status apply(ModelSpec& spec) const {
+        spec.use_mmap = !no_mmap;
+        spec.repack = !no_repack;
+        RESIDENT_ASSIGN_OR_RETURN(spec.determinism, parse_determinism(determinism));
+        if (!memory_limit.empty()) {
+            RESIDENT_ASSIGN_OR_RETURN(spec.memory_limit_bytes, parse_bytes(memory_limit));
+        }
+        return spec.validate();
+    }
+};
+
+void print_summary(const JobSummary& s, const std::string& output) {
+    std::fprintf(stderr,
+                 "resident: %lld rows (%lld ok, %lld failed) in %.2f s, strategy %s -> %s\n"
+                 "  model loads %lld (%.2f s)  tokens in %lld, out %lld  generated %.1f tok/s  "
+                 "peak RSS %s\n",
+                 static_cast<long long>(s.rows), static_cast<long long>(s.rows_ok),
+                 static_cast<long long>(s.rows_failed), s.wall_seconds, s.strategy.c_str(),
+                 output.c_str(), static_cast<long long>(s.model_loads), s.load_seconds,
+                 static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.completion_tokens),
+                 s.generated_tokens_per_second(), format_bytes(s.peak_rss_bytes).c_str());
+}
+
+Status write_summary(const JobSummary& s, const JobOptions& o) {
+    nlohmann::ordered_json j = {
+        {"model", s.model},
+        {"strategy", s.strategy},
+        {"parallel", o.spec.parallel},
+        {"threads", o.spec.effective_threads()},
+        {"rows", s.rows},
+        {"rows_ok", s.rows_ok},
+        {"rows_failed", s.rows_failed},
+        {"prompt_tokens", s.prompt_tokens},
+        {"completion_tokens", s.completion_tokens},
+        {"model_loads", s.model_loads},
+        {"load_seconds", s.load_seconds},
+        {"wall_seconds", s.wall_seconds},
+        {"generated_tokens_per_second", s.generated_tokens_per_second()},
+        {"peak_rss_bytes", s.peak_rss_bytes},
+    };
+    std::ofstream out(o.summary_path);
+    out << j.dump(2) << '\n';
+    if (!out) return invalid_argument(fmt::format("cannot write summary '{}'", o.summary_path));
+    return Status::ok();
+}
+
+int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) {
+    ModelSpec spec = spec_in;
+    if (Status st = flags.apply(spec); !st.is_ok()) return fail(st);
+    auto catalog = Catalog::load_default();
+    if (!catalog.is_ok()) return fail(catalog.status());
+    ModelCache cache;
+    auto path = cache.resolve(spec.source, *catalog,
+                              [](std::string_view l) { std::fprintf(stderr, "resident: %.*s\n",
+                                                                    static_cast<int>(l.size()), l.data()); });
+    if (!path.is_ok()) return fail(path.status());
+    auto info = inspect_model(*path, spec.engine);
+    if (!info.is_ok()) return fail(info.status());
+    const MemoryEstimate m = estimate_memory(*info, spec);
+    if (as_json) {
+        nlohmann::ordered_json j = {
+            {"path", info->path}, {"file_bytes", info->file_bytes}, {"split_count", info->split_count},
+            {"architecture", info->architecture}, {"name", info->name},
+            {"quantization", info->quantization}, {"parameters", info->n_params},
+            {"context_length", info->n_ctx_train}, {"embedding_length", info->n_embd},
+            {"layers", info->n_layer}, {"heads", info->n_head}, {"kv_heads", info->n_head_kv},
+            {"vocab_size", info->n_vocab}, {"has_chat_template", !info->chat_template.empty()},
+            {"memory", {{"ctx_size", spec.ctx_size}, {"sequences", spec.parallel},
+                        {"weights_bytes", m.weights}, {"weights_private_bytes", m.weights_private},
+                        {"kv_bytes", m.kv_per_sequence * spec.parallel}, {"compute_bytes", m.compute},
+                        {"private_total_bytes", m.private_total(spec.parallel)},
+                        {"total_bytes", m.total(spec.parallel)}}}};
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("model          %s\n", info->path.c_str());
+    std::printf("name           %s\n", info->name.c_str());
+    std::printf("architecture   %s\n", info->architecture.c_str());
+    std::printf("parameters     %.1f M\n", static_cast<double>(info->n_params) / 1e6);
+    std::printf("quantization   %s\n", info->quantization.c_str());
+    std::printf("file size      %s (%d part%s)\n", format_bytes(info->file_bytes).c_str(),
+                info->split_count, info->split_count > 1 ? "s" : "");
+    std::printf("context        %d tokens trained\n", info->n_ctx_train);
+    std::printf("shape          %d layers, %d wide, %d heads (%d KV), vocabulary %d\n",
+                info->n_layer, info->n_embd, info->n_head, info->n_head_kv, info->n_vocab);
+    std::printf("chat template  %s\n", info->chat_template.empty() ? "none" : "yes");
+    std::printf("memory for %d sequences of %d tokens (mmap %s, repack %s):\n", spec.parallel,
+                spec.ctx_size, spec.use_mmap ? "on" : "off", spec.repack ? "on" : "off");
+    std::printf("  weights      %s, of which private %s\n", format_bytes(m.weights).c_str(),
+                format_bytes(m.weights_private).c_str());
+    std::printf("  KV cache     %s\n", format_bytes(m.kv_per_sequence * spec.parallel).c_str());
+    std::printf("  compute      %s\n", format_bytes(m.compute).c_str());
+    std::printf("  total        %s (private %s); available now %s\n",
+                format_bytes(m.total(spec.parallel)).c_str(),
+                format_bytes(m.private_total(spec.parallel)).c_str(),
+                format_bytes(available_memory_bytes()).c_str());
+    return 0;
+}
+
+int cmd_models(const std::string& action, const std::string& name) {
+    auto catalog = Catalog::load_default();
+    if (!catalog.is_ok()) return fail(catalog.status());
+    ModelCache cache;
+    if (action == "list") {
+        std::printf("%-24s %-8s %-8s %10s  %s\n", "NAME", "ARCH", "QUANT", "SIZE", "STATUS");
+        for (const auto& e : catalog->entries()) {
+            auto path = cache.cached_path(e);
+            std::printf("%-24s %-8s %-8s %10s  %s\n", e.name.c_str(), e.architecture.c_str(),
+                        e.quantization.c_str(), format_bytes(e.size).c_str(),
+                        path ? path->c_str() : "not pulled");
+        }
+        std::printf("model cache: %s\n", cache.dir().c_str());
+        return 0;
+    }
+    const CatalogEntry* entry = catalog->find(name);
+    if (!entry) {
+        return fail(not_found(fmt::format("'{}' is not in the catalog: see resident models list", name)));
+    }
+    if (action == "path") {
+        auto path = cache.cached_path(*entry);
+        if (!path) return fail(not_found(fmt::format("'{}' is not pulled: resident models pull {}", name, name)));
+        std::printf("%s\n", path->c_str());
+        return 0;
+    }
+    auto path = cache.pull(*entry, [](std::string_view l) {
+        std::fprintf(stderr, "resident: %.*s\n", static_cast<int>(l.size()), l.data());
+    });
+    if (!path.is_ok()) return fail(path.status());
+    std::printf("%s\n", path->c_str());
+    return 0;
+}
+
+}  // namespace
+}  // namespace resident::cli
+
+int main(int argc, char** argv) {
+    using namespace resident;
+    using namespace resident::cli;
+    CLI::App app{"Resident: run GGUF language models over datasets, the model loaded once per process"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", fmt::format("resident {} (llama.cpp {}, commit {})", RESIDENT_VERSION,
+                                                  RESIDENT_LLAMA_CPP_VERSION,
+                                                  std::string(RESIDENT_LLAMA_CPP_COMMIT).substr(0, 8)));
+
+    JobOptions job;
+    SpecFlags run_flags;
+    std::string strategy = "batched", input_format = "auto", progress = "auto";
+    std::vector<std::string> stops;
+    int64_t seed = -1;
+    auto* run = app.add_subcommand("run", "generate a completion for every row of a file");
+    run_flags.add(*run, job.spec, true);
+    run->add_option("-i,--input", job.input, "JSONL or CSV file of prompts")->required();
+    run->add_option("-o,--output", job.output, "JSONL file of results")->required();
+    run->add_option("--input-format", input_format, "auto, jsonl or csv")->capture_default_str();
+    run->add_option("--prompt-field", job.prompt_field, "field holding the prompt (text or chat messages)")
+        ->capture_default_str();
+    run->add_option("--id-field", job.id_field, "field whose value seeds the row (else its line number)")
+        ->capture_default_str();
+    run->add_flag("--chat", job.chat, "render text prompts with the model's chat template");
+    run->add_option("--system", job.system_prompt, "system prompt (implies --chat)");
+    run->add_option("-n,--max-tokens", job.sampling.max_tokens, "tokens to generate at most per row")
+        ->capture_default_str();
+    run->add_option("--temperature", job.sampling.temperature, "0 = greedy")->capture_default_str();
+    run->add_option("--top-k", job.sampling.top_k)->capture_default_str();
+    run->add_option("--top-p", job.sampling.top_p)->capture_default_str();
+    run->add_option("--min-p", job.sampling.min_p)->capture_default_str();
+    run->add_option("--seed", seed, "base seed; each row's seed derives from it and the row's id");
+    run->add_option("--stop", stops, "stop string (repeatable)");
+    run->add_flag("--ignore-eos", job.sampling.ignore_eos, "generate past end-of-sequence (benchmarks)");
+    run->add_option("--strategy", strategy, "batched, predictor-per-thread or per-partition")
+        ->capture_default_str();
+    run->add_option("--partitions", job.partitions, "partitions for per-partition (0 = one per worker)");
+    run->add_option("--summary", job.summary_path, "write a JSON summary here");
+    run->add_option("--progress", progress, "auto, bar, lines or none")->capture_default_str();
+
+    ModelSpec inspect_spec;
+    SpecFlags inspect_flags;
+    bool inspect_json = false;
+    auto* inspect = app.add_subcommand("inspect", "print a model's metadata and the memory it needs");
+    inspect->add_option("model", inspect_spec.source, "catalog name or .gguf path")->required();
+    inspect_flags.add(*inspect, inspect_spec, false);
+    inspect->add_flag("--json", inspect_json, "print JSON");
+
+    std::string models_action, model_name;
+    auto* models = app.add_subcommand("models", "the model catalog and the local model cache");
+    models->add_option("action", models_action, "list, pull or path")
+        ->required()
+        ->check(CLI::IsMember({"list", "pull", "path"}));
+    models->add_option("name", model_name, "catalog name (pull, path)");
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (*inspect) return cmd_inspect(inspect_spec, inspect_flags, inspect_json);
+    if (*models) {
+        if (models_action != "list" && model_name.empty()) {
+            return fail(invalid_argument(fmt::format("models {} needs a model name", models_action)));
+        }
+        return cmd_models(models_action, model_name);
+    }
+
+    if (Status st = run_flags.apply(job.spec); !st.is_ok()) return fail(st);
+    auto strat = parse_strategy(strategy);
+    if (!strat.is_ok()) return fail(strat.status());
+    job.strategy = *strat;
+    auto fmt_in = parse_input_format(input_format);
+    if (!fmt_in.is_ok()) return fail(fmt_in.status());
+    job.input_format = *fmt_in;
+    auto prog = parse_progress_mode(progress);
+    if (!prog.is_ok()) return fail(prog.status());
+    job.progress = *prog;
+    job.sampling.stop = stops;
+    if (seed >= 0) job.spec.seed = static_cast<uint64_t>(seed);
+    if (job.system_prompt) job.chat = true;
+
+    auto summary = run_job(job);
+    if (!summary.is_ok()) return fail(summary.status());
+    print_summary(*summary, job.output);
+    if (!job.summary_path.empty()) {
+        if (Status st = write_summary(*summary, job); !st.is_ok()) return fail(st);
+    }
+    return 0;
+}
