@@ -59,6 +59,11 @@ struct Generation {
     int32_t completion_tokens = 0;
     FinishReason finish_reason = FinishReason::kStop;
     uint64_t seed = 0;  // the seed the sampler used
+    // Wall time from the start of prompt processing to the first sampled
+    // token, and from there to the last. In a batch engine both include the
+    // time other sequences shared the decode calls.
+    double prompt_seconds = 0;
+    double generation_seconds = 0;
 };
 
 // The seed a request will be sampled with (see SamplingParams::seed).

@@ -112,6 +112,7 @@ bool LlamaBatchEngine::admit(bool wait) {
             wait = false;
             if (p) {
                 slot.seq = std::make_unique<Sequence>(*model_, std::move(p->request), options_.ctx_size);
+                slot.seq->start_clock();
                 slot.promise = std::move(p->promise);
                 slot.prompt_done = 0;
                 slot.output = -1;

@@ -47,6 +47,7 @@ Result<Generation> LlamaPredictor::generate(const GenerationRequest& request) {
                               prepare_request(*model_, request, options_.ctx_size, options_.seed));
     llama_memory_clear(llama_get_memory(ctx_.get()), true);
     Sequence seq(*model_, std::move(prepared), options_.ctx_size);
+    seq.start_clock();
     RESIDENT_ASSIGN_OR_RETURN(int32_t out, decode_prompt(ctx_.get(), batch_, seq.prompt(), 0, 0));
     while (!seq.sample(ctx_.get(), out)) {
         batch_.clear();

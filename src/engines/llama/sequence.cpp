@@ -166,8 +166,12 @@ Sequence::Sequence(const LlamaModel& model, PreparedRequest request, int32_t ctx
       ctx_size_(ctx_size),
       sampler_(make_sampler(request_.sampling, request_.seed)) {}
 
+void Sequence::start_clock() { started_ = std::chrono::steady_clock::now(); }
+
 bool Sequence::sample(llama_context* ctx, int32_t output_index) {
     last_token_ = llama_sampler_sample(sampler_.get(), ctx, output_index);
+    last_token_at_ = std::chrono::steady_clock::now();
+    if (completion_tokens_ == 0) first_token_ = last_token_at_;
     ++completion_tokens_;
     if (!request_.sampling.ignore_eos && llama_vocab_is_eog(vocab_, last_token_)) {
         finish_ = FinishReason::kStop;
@@ -220,6 +224,11 @@ Generation Sequence::take_result() {
     g.completion_tokens = completion_tokens_;
     g.finish_reason = finish_;
     g.seed = request_.seed;
+    using Seconds = std::chrono::duration<double>;
+    if (started_ != std::chrono::steady_clock::time_point{}) {
+        g.prompt_seconds = Seconds(first_token_ - started_).count();
+    }
+    g.generation_seconds = Seconds(last_token_at_ - first_token_).count();
     return g;
 }
 

@@ -7,6 +7,7 @@
 
 #include <llama.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ class Sequence {
     const std::vector<llama_token>& prompt() const { return request_.prompt; }
     int32_t n_prompt() const { return static_cast<int32_t>(request_.prompt.size()); }
 
+    // Marks the start of prompt processing (for Generation::prompt_seconds).
+    void start_clock();
     // Samples the next token from output row `output_index` of the context's
     // last decode. Returns true when the sequence has finished; otherwise the
     // token must be decoded next, at position next_pos().
@@ -61,6 +64,7 @@ class Sequence {
     int32_t completion_tokens_ = 0;
     llama_token last_token_ = 0;
     FinishReason finish_ = FinishReason::kStop;
+    std::chrono::steady_clock::time_point started_{}, first_token_{}, last_token_at_{};
 };
 
 }  // namespace resident::internal::llama
