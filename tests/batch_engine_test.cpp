@@ -1,0 +1,137 @@
+// The batch engine: many threads, one context, continuous batching.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "resident/registry.h"
+#include "test_support.h"
+
+namespace resident {
+namespace {
+
+using namespace std::chrono_literals;
+
+class BatchEngineTest : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        spec_ = testing::small_spec();
+        auto m = Registry::global().acquire(spec_);
+        ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+        model_ = *m;
+    }
+    std::unique_ptr<BatchEngine> engine() {
+        auto e = model_->create_batch_engine(spec_);
+        EXPECT_TRUE(e.is_ok()) << e.status().to_string();
+        return e.is_ok() ? std::move(e).value() : nullptr;
+    }
+    static GenerationRequest prompt(std::string text, int max_tokens = 10) {
+        GenerationRequest r;
+        r.prompt = std::move(text);
+        r.sampling.max_tokens = max_tokens;
+        return r;
+    }
+
+    ModelSpec spec_;
+    ModelHandle model_;
+};
+
+TEST_F(BatchEngineTest, ServesManyThreadsAndBatchesThemTogether) {
+    auto e = engine();
+    ASSERT_TRUE(e);
+    constexpr int kThreads = 8, kPerThread = 3;
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kPerThread; ++i) {
+                auto r = e->submit(prompt("Item number " + std::to_string(t * 10 + i) + " is")).get();
+                EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+                if (r.is_ok() && r->completion_tokens > 0) ++ok;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, kThreads * kPerThread);
+    const BatchEngineStats s = e->stats();
+    EXPECT_EQ(s.completed, kThreads * kPerThread);
+    EXPECT_EQ(s.failed, 0);
+    EXPECT_GT(s.max_in_flight, 1);       // sequences shared decode calls
+    EXPECT_LE(s.max_in_flight, spec_.parallel);
+    EXPECT_LT(s.decode_calls, s.generated_tokens);  // fewer calls than tokens: batching
+}
+
+TEST_F(BatchEngineTest, BadRowsFailAloneAndTheRestComplete) {
+    auto e = engine();
+    ASSERT_TRUE(e);
+    std::string overlong;
+    for (int i = 0; i < 400; ++i) overlong += "word ";
+    std::vector<std::future<Result<Generation>>> fs;
+    fs.push_back(e->submit(prompt("Good row one")));
+    fs.push_back(e->submit(prompt("")));
+    fs.push_back(e->submit(prompt("bad \xC3\x28 utf8")));
+    fs.push_back(e->submit(prompt(overlong)));
+    fs.push_back(e->submit(prompt("Good row two")));
+    std::vector<StatusCode> codes;
+    for (auto& f : fs) codes.push_back(f.get().status().code());
+    EXPECT_EQ(codes, (std::vector<StatusCode>{StatusCode::kOk, StatusCode::kInvalidArgument,
+                                              StatusCode::kInvalidArgument,
+                                              StatusCode::kInvalidArgument, StatusCode::kOk}));
+}
+
+TEST_F(BatchEngineTest, LongPromptsAreFedInChunksBesideShortOnes) {
+    spec_.batch_size = 16;  // smaller than the long prompt: it spans several steps
+    spec_.ctx_size = 128;
+    auto e = engine();
+    ASSERT_TRUE(e);
+    std::string longer = "Here is a list of fruits: apple, banana, cherry, date, elderberry, fig, grape,";
+    auto a = e->submit(prompt(longer, 6));
+    auto b = e->submit(prompt("Hi", 6));
+    auto ra = a.get(), rb = b.get();
+    ASSERT_TRUE(ra.is_ok()) << ra.status().to_string();
+    ASSERT_TRUE(rb.is_ok()) << rb.status().to_string();
+    EXPECT_GT(ra->prompt_tokens, 16);
+    EXPECT_EQ(ra->completion_tokens, 6);
+}
+
+TEST_F(BatchEngineTest, FullQueueAppliesBackpressure) {
+    spec_.parallel = 1;
+    spec_.queue_capacity = 1;
+    auto e = engine();
+    ASSERT_TRUE(e);
+    GenerationRequest slow = prompt("Count: 1, 2, 3,", 120);
+    slow.sampling.ignore_eos = true;
+    auto running = e->submit(slow);  // takes the only slot
+    std::this_thread::sleep_for(50ms);
+    auto queued = e->try_submit(slow, 200ms);  // fills the queue
+    ASSERT_TRUE(queued.has_value());
+    auto refused = e->try_submit(slow, 20ms);  // no room: the caller keeps it
+    EXPECT_FALSE(refused.has_value());
+    EXPECT_TRUE(running.get().is_ok());
+    EXPECT_TRUE(queued->get().is_ok());
+}
+
+TEST_F(BatchEngineTest, ShutdownCancelsWhatIsQueuedAndNeverHangs) {
+    spec_.parallel = 1;
+    spec_.queue_capacity = 8;
+    auto e = engine();
+    ASSERT_TRUE(e);
+    GenerationRequest slow = prompt("Count: 1, 2, 3,", 200);
+    slow.sampling.ignore_eos = true;
+    std::vector<std::future<Result<Generation>>> fs;
+    for (int i = 0; i < 4; ++i) fs.push_back(e->submit(slow));
+    std::this_thread::sleep_for(30ms);
+    e->shutdown();
+    int cancelled = 0;
+    for (auto& f : fs) {
+        auto r = f.get();
+        if (!r.is_ok()) {
+            EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
+            ++cancelled;
+        }
+    }
+    EXPECT_GE(cancelled, 3);
+    EXPECT_EQ(e->submit(prompt("late")).get().status().code(), StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace resident

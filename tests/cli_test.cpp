@@ -1,0 +1,166 @@
+// The command-line tool end to end: real model, real files, real process.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_support.h"
+
+namespace resident {
+namespace {
+
+struct CliRun {
+    int exit_code;
+    std::string output;  // stdout and stderr
+};
+
+CliRun run(const std::string& args) {
+    const std::string cmd = std::string(RESIDENT_BINARY) + " " + args + " 2>&1";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    const int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<nlohmann::json> rows;
+    std::string line;
+    while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+    return rows;
+}
+
+TEST(Cli, VersionNamesLlamaCpp) {
+    const CliRun r = run("--version");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.output.find("llama.cpp 0.5.0"), std::string::npos) << r.output;
+}
+
+TEST(Cli, RunKeepsEveryRowInOrderWithErrorsPerRow) {
+    testing::ScratchDir dir;
+    const std::string in = dir.write("in.jsonl",
+                                     "{\"id\": 1, \"prompt\": \"The capital of France is\", \"tag\": \"a\"}\n"
+                                     "not json at all\n"
+                                     "\n"
+                                     "{\"id\": 3, \"prompt\": \"\"}\n"
+                                     "{\"id\": 4}\n"
+                                     "{\"id\": 5, \"prompt\": 12}\n"
+                                     "{\"id\": 6, \"prompt\": \"bad \\udc80 utf8\"}\n"
+                                     "{\"id\": 7, \"prompt\": [{\"role\": \"user\", \"content\": \"Hi!\"}]}\n"
+                                     "{\"id\": 8, \"prompt\": \"1, 2, 3,\"}\n");
+    const std::string out = dir.file("out.jsonl");
+    const CliRun r = run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
+                      " -n 6 -c 256 -p 4 --progress lines --summary " + dir.file("summary.json"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto rows = read_jsonl(out);
+    ASSERT_EQ(rows.size(), 8u);  // the blank line is not a row
+    EXPECT_EQ(rows[0]["id"], 1);
+    EXPECT_EQ(rows[0]["tag"], "a");  // other fields kept
+    EXPECT_TRUE(rows[0]["error"].is_null());
+    EXPECT_NE(rows[0]["completion"].get<std::string>().find("Paris"), std::string::npos);
+    EXPECT_EQ(rows[0]["completion_tokens"], 6);
+    EXPECT_EQ(rows[0]["finish_reason"], "length");
+    EXPECT_NE(rows[1]["error"].get<std::string>().find("line 2 is not valid JSON"), std::string::npos);
+    EXPECT_NE(rows[2]["error"].get<std::string>().find("prompt is empty"), std::string::npos);
+    EXPECT_NE(rows[3]["error"].get<std::string>().find("line 5 has no 'prompt' field"), std::string::npos);
+    EXPECT_NE(rows[4]["error"].get<std::string>().find("is a number, not a string"), std::string::npos);
+    EXPECT_FALSE(rows[5]["error"].is_null());  // a lone surrogate is not UTF-8
+    EXPECT_TRUE(rows[6]["error"].is_null()) << rows[6];  // chat messages
+    EXPECT_TRUE(rows[7]["error"].is_null());
+    for (size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_TRUE(rows[i].contains("completion"));
+        EXPECT_TRUE(rows[i].contains("error"));
+    }
+    std::ifstream summary_file(dir.file("summary.json"));
+    const auto summary = nlohmann::json::parse(summary_file);
+    EXPECT_EQ(summary["rows"], 8);
+    EXPECT_EQ(summary["rows_ok"], 3);
+    EXPECT_EQ(summary["rows_failed"], 5);
+    EXPECT_EQ(summary["model_loads"], 1);
+    EXPECT_GT(summary["peak_rss_bytes"].get<uint64_t>(), 0u);
+    EXPECT_NE(r.output.find("model loads 1"), std::string::npos) << r.output;
+}
+
+TEST(Cli, CsvInputAndTheThreeStrategiesAgree) {
+    testing::ScratchDir dir;
+    std::string csv = "id,prompt,note\n";
+    for (int i = 0; i < 6; ++i) {
+        csv += std::to_string(i) + ",\"Fact number " + std::to_string(i) + ", about cats:\",\"n, " +
+               std::to_string(i) + "\"\n";
+    }
+    csv += "99,\"only two fields\"\n";
+    const std::string in = dir.write("in.csv", csv);
+    std::vector<std::vector<nlohmann::json>> results;
+    for (const std::string strategy : {"batched --determinism exact", "predictor-per-thread",
+                                       "per-partition --partitions 3"}) {
+        const std::string out = dir.file("out.jsonl");
+        const CliRun r = run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
+                          " -n 5 -c 128 -p 2 --temperature 0.7 --seed 11 --progress none --strategy " +
+                          strategy + " --summary " + dir.file("s.json"));
+        ASSERT_EQ(r.exit_code, 0) << strategy << "\n" << r.output;
+        results.push_back(read_jsonl(out));
+        std::ifstream sf(dir.file("s.json"));
+        const auto summary = nlohmann::json::parse(sf);
+        const int loads = summary["model_loads"];
+        EXPECT_EQ(loads, strategy.rfind("per-partition", 0) == 0 ? 3 : 1) << strategy;
+    }
+    ASSERT_EQ(results[0].size(), 7u);
+    EXPECT_EQ(results[0][0]["note"], "n, 0");  // quoted comma kept in one field
+    EXPECT_NE(results[0][6]["error"].get<std::string>().find("has 2 fields but the header has 3"),
+              std::string::npos);
+    for (size_t i = 0; i < 7; ++i) {
+        EXPECT_EQ(results[0][i]["completion"], results[1][i]["completion"]) << i;
+        EXPECT_EQ(results[0][i]["completion"], results[2][i]["completion"]) << i;
+    }
+}
+
+TEST(Cli, JobLevelFaultsStopWithAClearMessageAndExitCode) {
+    testing::ScratchDir dir;
+    const std::string in = dir.write("in.jsonl", "{\"prompt\": \"hi\"}\n");
+    const std::string out = dir.file("out.jsonl");
+    struct Case {
+        std::string args;
+        int code;
+        std::string needle;
+    };
+    const std::string not_gguf = dir.write("x.gguf", "hello");
+    const std::vector<Case> cases = {
+        {"run -m /nope/m.gguf -i " + in + " -o " + out, 3, "does not exist"},
+        {"run -m no-such-model -i " + in + " -o " + out, 3, "neither a file nor a catalog name"},
+        {"run -m " + not_gguf + " -i " + in + " -o " + out, 1, "not a GGUF model file"},
+        {"run -m " + testing::model_path() + " -i /nope/in.jsonl -o " + out, 3, "input file"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " -c 0", 2, "ctx_size"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --strategy fast", 2,
+         "unknown strategy"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --memory-limit 1M", 4,
+         "needs about"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o /nope/dir/out.jsonl", 2,
+         "cannot be written"},
+    };
+    for (const auto& c : cases) {
+        const CliRun r = run(c.args + " --progress none");
+        EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.output;
+        EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
+    }
+}
+
+TEST(Cli, InspectPrintsMetadataAndMemory) {
+    const CliRun r = run("inspect " + testing::model_path() + " --json -c 1024 -p 2");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["architecture"], "llama");
+    EXPECT_EQ(j["layers"], 30);
+    EXPECT_EQ(j["vocab_size"], 49152);
+    EXPECT_EQ(j["quantization"], "Q4_1");
+    EXPECT_TRUE(j["has_chat_template"]);
+    EXPECT_EQ(j["memory"]["kv_bytes"], 2u * 1024 * 30 * 3 * (64 + 64) * 2);
+}
+
+}  // namespace
+}  // namespace resident

@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "resident/generation.h"
+#include "resident/model_spec.h"
+
+namespace resident {
+namespace {
+
+ModelSpec valid() {
+    ModelSpec s;
+    s.source = "model.gguf";
+    return s;
+}
+
+TEST(ModelSpec, DefaultsAreValid) { EXPECT_TRUE(valid().validate().is_ok()); }
+
+TEST(ModelSpec, EachBadFieldIsNamed) {
+    struct Case {
+        void (*mutate)(ModelSpec&);
+        const char* field;
+    };
+    const Case cases[] = {
+        {[](ModelSpec& s) { s.source.clear(); }, "source"},
+        {[](ModelSpec& s) { s.engine = "onnx"; }, "engine"},
+        {[](ModelSpec& s) { s.task = Task::kEmbed; }, "task"},
+        {[](ModelSpec& s) { s.ctx_size = 0; }, "ctx_size"},
+        {[](ModelSpec& s) { s.threads = -1; }, "threads"},
+        {[](ModelSpec& s) { s.batch_size = 0; }, "batch_size"},
+        {[](ModelSpec& s) { s.parallel = 0; }, "parallel"},
+        {[](ModelSpec& s) { s.gpu_layers = -2; }, "gpu_layers"},
+    };
+    for (const auto& c : cases) {
+        ModelSpec s = valid();
+        c.mutate(s);
+        const Status st = s.validate();
+        EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << c.field;
+        EXPECT_NE(st.message().find(c.field), std::string::npos) << st.message();
+    }
+}
+
+TEST(ModelSpec, LoadKeyIgnoresContextOptions) {
+    ModelSpec a = valid(), b = valid();
+    b.ctx_size = 4096;
+    b.parallel = 2;
+    EXPECT_EQ(a.load_options_key(), b.load_options_key());
+    b.repack = false;
+    EXPECT_NE(a.load_options_key(), b.load_options_key());
+}
+
+TEST(Seed, ExplicitSeedWinsThenRowKeyThenDefault) {
+    GenerationRequest r;
+    EXPECT_EQ(effective_seed(r, 42), 42u);
+    r.row_key = "row-17";
+    const uint64_t from_key = effective_seed(r, 42);
+    EXPECT_NE(from_key, 42u);
+    EXPECT_EQ(effective_seed(r, 42), from_key);  // stable
+    EXPECT_NE(effective_seed(r, 43), from_key);  // the base seed matters
+    r.row_key = "row-18";
+    EXPECT_NE(effective_seed(r, 42), from_key);
+    r.sampling.seed = 7;
+    EXPECT_EQ(effective_seed(r, 42), 7u);
+}
+
+}  // namespace
+}  // namespace resident

@@ -1,0 +1,75 @@
+// Shared helpers of the model and CLI tests: the real small model, specs
+// sized for a 2-core machine, and scratch files.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "resident/catalog.h"
+#include "resident/model_cache.h"
+#include "resident/model_spec.h"
+
+namespace resident::testing {
+
+// The real SmolLM2-135M model: $RESIDENT_TEST_MODEL, else the catalog's copy
+// in the model cache (pulled on first use). Fails the test when unavailable.
+inline std::string model_path() {
+    static const std::string path = [] {
+        if (const char* p = std::getenv("RESIDENT_TEST_MODEL"); p && *p) return std::string(p);
+        auto catalog = Catalog::load_default();
+        if (!catalog.is_ok()) return std::string();
+        const CatalogEntry* entry = catalog->find("smollm2-135m-instruct");
+        auto pulled = ModelCache().pull(*entry);
+        return pulled.is_ok() ? *pulled : std::string();
+    }();
+    EXPECT_FALSE(path.empty()) << "the test model is unavailable: run `resident models pull "
+                                  "smollm2-135m-instruct` or set RESIDENT_TEST_MODEL";
+    return path;
+}
+
+// Small contexts so that many of them fit and tests stay quick.
+inline ModelSpec small_spec() {
+    ModelSpec s;
+    s.source = model_path();
+    s.ctx_size = 256;
+    s.batch_size = 128;
+    s.parallel = 4;
+    s.threads = 2;
+    return s;
+}
+
+// A fresh folder under the system temp dir, removed when the object dies.
+class ScratchDir {
+   public:
+    ScratchDir() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "resident-test-XXXXXX").string();
+        path_ = mkdtemp(tmpl.data());
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+    std::string write(const std::string& name, const std::string& content) const {
+        std::ofstream(file(name), std::ios::binary) << content;
+        return file(name);
+    }
+
+   private:
+    std::string path_;
+};
+
+// The first `bytes` bytes of `from`, written to `to`.
+inline void copy_prefix(const std::string& from, const std::string& to, size_t bytes) {
+    std::ifstream in(from, std::ios::binary);
+    std::string data(bytes, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(bytes));
+    data.resize(static_cast<size_t>(in.gcount()));
+    std::ofstream(to, std::ios::binary) << data;
+}
+
+}  // namespace resident::testing
