@@ -83,7 +83,8 @@ TEST(BadModel, CorruptedHeaderBytes) {
         Registry registry;
         auto r = registry.acquire(s);
         if (!r.is_ok()) {
-            EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << offset << ": " << r.status().to_string();
+            EXPECT_EQ(r.status().code(), StatusCode::kDataLoss)
+                << offset << ": " << r.status().to_string();
             EXPECT_NE(r.status().message().find("corrupt.gguf"), std::string::npos);
         }
     }

@@ -44,7 +44,8 @@ TEST_F(BatchEngineTest, ServesManyThreadsAndBatchesThemTogether) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < kPerThread; ++i) {
-                auto r = e->submit(prompt("Item number " + std::to_string(t * 10 + i) + " is")).get();
+                auto r =
+                    e->submit(prompt("Item number " + std::to_string(t * 10 + i) + " is")).get();
                 EXPECT_TRUE(r.is_ok()) << r.status().to_string();
                 if (r.is_ok() && r->completion_tokens > 0) ++ok;
             }
@@ -55,7 +56,7 @@ TEST_F(BatchEngineTest, ServesManyThreadsAndBatchesThemTogether) {
     const BatchEngineStats s = e->stats();
     EXPECT_EQ(s.completed, kThreads * kPerThread);
     EXPECT_EQ(s.failed, 0);
-    EXPECT_GT(s.max_in_flight, 1);       // sequences shared decode calls
+    EXPECT_GT(s.max_in_flight, 1);  // sequences shared decode calls
     EXPECT_LE(s.max_in_flight, spec_.parallel);
     EXPECT_LT(s.decode_calls, s.generated_tokens);  // fewer calls than tokens: batching
 }
@@ -83,7 +84,8 @@ TEST_F(BatchEngineTest, LongPromptsAreFedInChunksBesideShortOnes) {
     spec_.ctx_size = 128;
     auto e = engine();
     ASSERT_TRUE(e);
-    std::string longer = "Here is a list of fruits: apple, banana, cherry, date, elderberry, fig, grape,";
+    std::string longer =
+        "Here is a list of fruits: apple, banana, cherry, date, elderberry, fig, grape,";
     auto a = e->submit(prompt(longer, 6));
     auto b = e->submit(prompt("Hi", 6));
     auto ra = a.get(), rb = b.get();

@@ -1,9 +1,9 @@
+#include "scheduler/bounded_queue.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
-
-#include "scheduler/bounded_queue.h"
 
 namespace resident::internal {
 namespace {

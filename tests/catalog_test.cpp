@@ -1,6 +1,7 @@
+#include "resident/catalog.h"
+
 #include <gtest/gtest.h>
 
-#include "resident/catalog.h"
 #include "resident/model_cache.h"
 #include "test_support.h"
 
@@ -65,7 +66,8 @@ TEST(ModelCache, PathsPassThroughAndChecksumsAreChecked) {
 TEST(Sha256, MatchesAKnownDigest) {
     testing::ScratchDir dir;
     const auto path = dir.write("abc", "abc");
-    EXPECT_EQ(*sha256_file(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(*sha256_file(path),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 }  // namespace

@@ -44,19 +44,21 @@ TEST(Cli, VersionNamesLlamaCpp) {
 
 TEST(Cli, RunKeepsEveryRowInOrderWithErrorsPerRow) {
     testing::ScratchDir dir;
-    const std::string in = dir.write("in.jsonl",
-                                     "{\"id\": 1, \"prompt\": \"The capital of France is\", \"tag\": \"a\"}\n"
-                                     "not json at all\n"
-                                     "\n"
-                                     "{\"id\": 3, \"prompt\": \"\"}\n"
-                                     "{\"id\": 4}\n"
-                                     "{\"id\": 5, \"prompt\": 12}\n"
-                                     "{\"id\": 6, \"prompt\": \"bad \\udc80 utf8\"}\n"
-                                     "{\"id\": 7, \"prompt\": [{\"role\": \"user\", \"content\": \"Hi!\"}]}\n"
-                                     "{\"id\": 8, \"prompt\": \"1, 2, 3,\"}\n");
+    const std::string in =
+        dir.write("in.jsonl",
+                  "{\"id\": 1, \"prompt\": \"The capital of France is\", \"tag\": \"a\"}\n"
+                  "not json at all\n"
+                  "\n"
+                  "{\"id\": 3, \"prompt\": \"\"}\n"
+                  "{\"id\": 4}\n"
+                  "{\"id\": 5, \"prompt\": 12}\n"
+                  "{\"id\": 6, \"prompt\": \"bad \\udc80 utf8\"}\n"
+                  "{\"id\": 7, \"prompt\": [{\"role\": \"user\", \"content\": \"Hi!\"}]}\n"
+                  "{\"id\": 8, \"prompt\": \"1, 2, 3,\"}\n");
     const std::string out = dir.file("out.jsonl");
-    const CliRun r = run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
-                      " -n 6 -c 256 -p 4 --progress lines --summary " + dir.file("summary.json"));
+    const CliRun r =
+        run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
+            " -n 6 -c 256 -p 4 --progress lines --summary " + dir.file("summary.json"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto rows = read_jsonl(out);
     ASSERT_EQ(rows.size(), 8u);  // the blank line is not a row
@@ -66,11 +68,14 @@ TEST(Cli, RunKeepsEveryRowInOrderWithErrorsPerRow) {
     EXPECT_NE(rows[0]["completion"].get<std::string>().find("Paris"), std::string::npos);
     EXPECT_EQ(rows[0]["completion_tokens"], 6);
     EXPECT_EQ(rows[0]["finish_reason"], "length");
-    EXPECT_NE(rows[1]["error"].get<std::string>().find("line 2 is not valid JSON"), std::string::npos);
+    EXPECT_NE(rows[1]["error"].get<std::string>().find("line 2 is not valid JSON"),
+              std::string::npos);
     EXPECT_NE(rows[2]["error"].get<std::string>().find("prompt is empty"), std::string::npos);
-    EXPECT_NE(rows[3]["error"].get<std::string>().find("line 5 has no 'prompt' field"), std::string::npos);
-    EXPECT_NE(rows[4]["error"].get<std::string>().find("is a number, not a string"), std::string::npos);
-    EXPECT_FALSE(rows[5]["error"].is_null());  // a lone surrogate is not UTF-8
+    EXPECT_NE(rows[3]["error"].get<std::string>().find("line 5 has no 'prompt' field"),
+              std::string::npos);
+    EXPECT_NE(rows[4]["error"].get<std::string>().find("is a number, not a string"),
+              std::string::npos);
+    EXPECT_FALSE(rows[5]["error"].is_null());            // a lone surrogate is not UTF-8
     EXPECT_TRUE(rows[6]["error"].is_null()) << rows[6];  // chat messages
     EXPECT_TRUE(rows[7]["error"].is_null());
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -97,12 +102,13 @@ TEST(Cli, CsvInputAndTheThreeStrategiesAgree) {
     csv += "99,\"only two fields\"\n";
     const std::string in = dir.write("in.csv", csv);
     std::vector<std::vector<nlohmann::json>> results;
-    for (const std::string strategy : {"batched --determinism exact", "predictor-per-thread",
-                                       "per-partition --partitions 3"}) {
+    for (const std::string strategy :
+         {"batched --determinism exact", "predictor-per-thread", "per-partition --partitions 3"}) {
         const std::string out = dir.file("out.jsonl");
-        const CliRun r = run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
-                          " -n 5 -c 128 -p 2 --temperature 0.7 --seed 11 --progress none --strategy " +
-                          strategy + " --summary " + dir.file("s.json"));
+        const CliRun r =
+            run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
+                " -n 5 -c 128 -p 2 --temperature 0.7 --seed 11 --progress none --strategy " +
+                strategy + " --summary " + dir.file("s.json"));
         ASSERT_EQ(r.exit_code, 0) << strategy << "\n" << r.output;
         results.push_back(read_jsonl(out));
         std::ifstream sf(dir.file("s.json"));

@@ -17,8 +17,9 @@ class DeterminismTest : public ::testing::Test {
         auto m = Registry::global().acquire(spec_);
         ASSERT_TRUE(m.is_ok()) << m.status().to_string();
         model_ = *m;
-        const char* starts[] = {"Once upon a time", "The best way to learn", "In the year 2050",
-                                "My grandmother's recipe", "The ocean is", "A good friend",
+        const char* starts[] = {"Once upon a time",      "The best way to learn",
+                                "In the year 2050",      "My grandmother's recipe",
+                                "The ocean is",          "A good friend",
                                 "Scientists discovered", "The old house on the hill"};
         for (int i = 0; i < 8; ++i) {
             GenerationRequest r;

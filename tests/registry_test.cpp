@@ -1,5 +1,7 @@
 // The registry: one load per model per process, shared handles, eviction and
 // retry after a failed load.
+#include "resident/registry.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -7,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "resident/registry.h"
 #include "test_support.h"
 
 namespace resident {

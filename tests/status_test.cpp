@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "resident/status.h"
+
+#include <gtest/gtest.h>
 
 namespace resident {
 namespace {

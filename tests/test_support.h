@@ -46,7 +46,8 @@ inline ModelSpec small_spec() {
 class ScratchDir {
    public:
     ScratchDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "resident-test-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "resident-test-XXXXXX").string();
         path_ = mkdtemp(tmpl.data());
     }
     ~ScratchDir() {

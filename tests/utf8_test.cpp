@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "core/utf8.h"
+
+#include <gtest/gtest.h>
 
 namespace resident::internal {
 namespace {
@@ -12,7 +12,9 @@ TEST(Utf8, AcceptsValidText) {
 }
 
 TEST(Utf8, FindsTheFirstBadByte) {
-    EXPECT_EQ(first_invalid_utf8("ab\xFF" "cd"), 2u);
+    EXPECT_EQ(first_invalid_utf8("ab\xFF"
+                                 "cd"),
+              2u);
     EXPECT_EQ(first_invalid_utf8("\xC0\xAF"), 0u);          // overlong '/'
     EXPECT_EQ(first_invalid_utf8("x\xED\xA0\x80"), 1u);     // surrogate
     EXPECT_EQ(first_invalid_utf8("\xF4\x90\x80\x80"), 0u);  // past U+10FFFF
@@ -27,7 +29,10 @@ TEST(Utf8, MeasuresACutShortTail) {
 }
 
 TEST(Utf8, SanitizeReplacesBadBytesAndDropsTheTail) {
-    EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+    EXPECT_EQ(sanitize_utf8("a\xFF"
+                            "b"),
+              "a\xEF\xBF\xBD"
+              "b");
     EXPECT_EQ(sanitize_utf8("ab\xE2\x82"), "ab");
     EXPECT_EQ(first_invalid_utf8(sanitize_utf8("\x80\x81\xC3")), std::nullopt);
 }

@@ -20,7 +20,7 @@ struct CatalogPart {
 };
 
 struct CatalogEntry {
-    std::string name;          // what users type: "smollm2-135m-instruct"
+    std::string name;  // what users type: "smollm2-135m-instruct"
     std::string description;
     std::string architecture;  // "llama", "gemma3"
     std::string quantization;  // "Q4_1"

@@ -17,11 +17,11 @@ struct ChatMessage {
 
 // Per-request sampling. Defaults are deterministic: greedy decoding.
 struct SamplingParams {
-    int32_t max_tokens = 128;   // tokens to generate at most; >= 1
-    float temperature = 0.0f;   // 0 = greedy; > 0 samples
-    int32_t top_k = 40;         // 0 = off; used when temperature > 0
-    float top_p = 0.95f;        // 1 = off; used when temperature > 0
-    float min_p = 0.05f;        // 0 = off; used when temperature > 0
+    int32_t max_tokens = 128;  // tokens to generate at most; >= 1
+    float temperature = 0.0f;  // 0 = greedy; > 0 samples
+    int32_t top_k = 40;        // 0 = off; used when temperature > 0
+    float top_p = 0.95f;       // 1 = off; used when temperature > 0
+    float min_p = 0.05f;       // 0 = off; used when temperature > 0
     // Seed of this request's sampler. When unset, the seed is derived from
     // `row_key` if given, else from the model spec's default seed: the same
     // request always yields the same text.

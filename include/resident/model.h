@@ -38,7 +38,7 @@ struct ModelInfo {
     int32_t head_dim_k = 0;
     int32_t head_dim_v = 0;
     int32_t n_vocab = 0;
-    std::string chat_template;  // empty when the file has none
+    std::string chat_template;      // empty when the file has none
     uint64_t tensor_bytes = 0;      // tensor data in the file(s)
     uint64_t repackable_bytes = 0;  // of which the CPU backend may repack
 };
@@ -68,12 +68,12 @@ class Predictor {
 
 struct BatchEngineStats {
     int64_t submitted = 0;
-    int64_t completed = 0;       // with a Generation
-    int64_t failed = 0;          // with an error
+    int64_t completed = 0;  // with a Generation
+    int64_t failed = 0;     // with an error
     int64_t decode_calls = 0;
     int64_t prompt_tokens = 0;
     int64_t generated_tokens = 0;
-    int32_t max_in_flight = 0;   // most sequences decoded together
+    int32_t max_in_flight = 0;  // most sequences decoded together
 };
 
 // Serves requests from many threads through one context. Thread-safe. The

@@ -46,13 +46,13 @@ struct ModelSpec {
     int32_t gpu_layers = 0;  // layers to offload; -1 = all
 
     // --- context options: per predictor and per batch engine ---
-    int32_t ctx_size = 2048;    // tokens of context per sequence
-    int32_t threads = 0;        // compute threads per context; 0 = all cores
-    int32_t batch_size = 512;   // tokens per decode call (prompt chunks)
-    int32_t parallel = 8;       // sequences in flight in a batch engine
-    int32_t queue_capacity = 0; // requests waiting for a slot; 0 = 2 x parallel
+    int32_t ctx_size = 2048;     // tokens of context per sequence
+    int32_t threads = 0;         // compute threads per context; 0 = all cores
+    int32_t batch_size = 512;    // tokens per decode call (prompt chunks)
+    int32_t parallel = 8;        // sequences in flight in a batch engine
+    int32_t queue_capacity = 0;  // requests waiting for a slot; 0 = 2 x parallel
     Determinism determinism = Determinism::kBatched;
-    uint64_t seed = 42;         // seed of requests that carry neither seed nor row key
+    uint64_t seed = 42;  // seed of requests that carry neither seed nor row key
 
     // Refuse to load when the estimated memory exceeds this many bytes;
     // 0 = what the machine (or its cgroup) has available.

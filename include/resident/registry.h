@@ -24,12 +24,12 @@ using ModelHandle = std::shared_ptr<const Model>;
 struct ModelStats {
     std::string key;
     std::string path;
-    int64_t loads = 0;            // successful loads of this key in this registry
+    int64_t loads = 0;  // successful loads of this key in this registry
     int64_t failed_loads = 0;
-    double load_seconds = 0;      // summed over loads
-    uint64_t loaded_bytes = 0;    // of the current copy
-    int64_t handles = 0;          // handles held outside the registry
-    bool resident = false;        // loaded now
+    double load_seconds = 0;    // summed over loads
+    uint64_t loaded_bytes = 0;  // of the current copy
+    int64_t handles = 0;        // handles held outside the registry
+    bool resident = false;      // loaded now
     std::chrono::system_clock::time_point last_use{};
 };
 

@@ -68,7 +68,7 @@ Status internal_error(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
    public:
-    Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+    Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
     Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
         if (std::get<Status>(v_).is_ok()) {
             v_ = Status(StatusCode::kInternal, "Result built from an ok Status without a value");
@@ -106,9 +106,9 @@ T& Result<T>::checked() {
 }  // namespace resident
 
 // Returns early with the Status of `expr` when it is not ok.
-#define RESIDENT_RETURN_IF_ERROR(expr)                   \
-    do {                                                 \
-        ::resident::Status resident_status_ = (expr);    \
+#define RESIDENT_RETURN_IF_ERROR(expr)                          \
+    do {                                                        \
+        ::resident::Status resident_status_ = (expr);           \
         if (!resident_status_.is_ok()) return resident_status_; \
     } while (0)
 
@@ -124,8 +124,8 @@ T& Result<T>::checked() {
     RESIDENT_ASSIGN_OR_RETURN_IMPL_(RESIDENT_CONCAT_(resident_result_, __LINE__), lhs, expr)
 
 // Aborts loudly, in every build, when an invariant is broken.
-#define RESIDENT_CHECK(cond, msg)                                                      \
-    do {                                                                               \
+#define RESIDENT_CHECK(cond, msg)                                                        \
+    do {                                                                                 \
         if (!(cond)) ::resident::internal::check_failed(__FILE__, __LINE__, #cond, msg); \
     } while (0)
 

@@ -4,9 +4,12 @@ namespace resident {
 
 std::string_view finish_reason_name(FinishReason reason) {
     switch (reason) {
-        case FinishReason::kStop: return "stop";
-        case FinishReason::kLength: return "length";
-        case FinishReason::kContext: return "context";
+        case FinishReason::kStop:
+            return "stop";
+        case FinishReason::kLength:
+            return "length";
+        case FinishReason::kContext:
+            return "context";
     }
     return "unknown";
 }

@@ -1,8 +1,9 @@
+#include "resident/model_spec.h"
+
 #include <algorithm>
 #include <thread>
 
 #include "fmt/format.h"
-#include "resident/model_spec.h"
 
 namespace resident {
 
@@ -21,8 +22,7 @@ Result<Task> parse_task(std::string_view name) {
 Result<Determinism> parse_determinism(std::string_view name) {
     if (name == "batched") return Determinism::kBatched;
     if (name == "exact") return Determinism::kExact;
-    return invalid_argument(
-        fmt::format("unknown determinism '{}': use batched or exact", name));
+    return invalid_argument(fmt::format("unknown determinism '{}': use batched or exact", name));
 }
 
 namespace {
@@ -40,20 +40,22 @@ Status ModelSpec::validate() const {
         return invalid_argument(fmt::format("unknown engine '{}': the engines are: llama", engine));
     }
     if (task != Task::kGenerate) {
-        return invalid_argument(
-            fmt::format("task '{}' is not supported yet by engine llama: use generate",
-                        task_name(task)));
+        return invalid_argument(fmt::format(
+            "task '{}' is not supported yet by engine llama: use generate", task_name(task)));
     }
     if (gpu_layers < -1) return out_of_range("gpu_layers", gpu_layers, "-1 (all) or more");
     if (ctx_size < 16 || ctx_size > (1 << 20)) {
         return out_of_range("ctx_size", ctx_size, "16 to 1048576 tokens");
     }
-    if (threads < 0 || threads > 512) return out_of_range("threads", threads, "0 (all cores) to 512");
+    if (threads < 0 || threads > 512)
+        return out_of_range("threads", threads, "0 (all cores) to 512");
     if (batch_size < 1 || batch_size > 65536) {
         return out_of_range("batch_size", batch_size, "1 to 65536 tokens");
     }
-    if (parallel < 1 || parallel > 256) return out_of_range("parallel", parallel, "1 to 256 sequences");
-    if (queue_capacity < 0) return out_of_range("queue_capacity", queue_capacity, "0 (auto) or more");
+    if (parallel < 1 || parallel > 256)
+        return out_of_range("parallel", parallel, "1 to 256 sequences");
+    if (queue_capacity < 0)
+        return out_of_range("queue_capacity", queue_capacity, "0 (auto) or more");
     return Status::ok();
 }
 

@@ -6,16 +6,26 @@ namespace resident {
 
 std::string_view status_code_name(StatusCode code) {
     switch (code) {
-        case StatusCode::kOk: return "ok";
-        case StatusCode::kInvalidArgument: return "invalid_argument";
-        case StatusCode::kNotFound: return "not_found";
-        case StatusCode::kFailedPrecondition: return "failed_precondition";
-        case StatusCode::kResourceExhausted: return "resource_exhausted";
-        case StatusCode::kUnavailable: return "unavailable";
-        case StatusCode::kCancelled: return "cancelled";
-        case StatusCode::kDeadlineExceeded: return "deadline_exceeded";
-        case StatusCode::kDataLoss: return "data_loss";
-        case StatusCode::kInternal: return "internal";
+        case StatusCode::kOk:
+            return "ok";
+        case StatusCode::kInvalidArgument:
+            return "invalid_argument";
+        case StatusCode::kNotFound:
+            return "not_found";
+        case StatusCode::kFailedPrecondition:
+            return "failed_precondition";
+        case StatusCode::kResourceExhausted:
+            return "resource_exhausted";
+        case StatusCode::kUnavailable:
+            return "unavailable";
+        case StatusCode::kCancelled:
+            return "cancelled";
+        case StatusCode::kDeadlineExceeded:
+            return "deadline_exceeded";
+        case StatusCode::kDataLoss:
+            return "data_loss";
+        case StatusCode::kInternal:
+            return "internal";
     }
     return "unknown";
 }
@@ -50,7 +60,9 @@ Status Status::with_context(std::string_view context) const {
 
 Status invalid_argument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
 Status not_found(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-Status failed_precondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+Status failed_precondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+}
 Status resource_exhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 Status cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }

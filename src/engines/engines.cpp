@@ -15,7 +15,8 @@ Result<std::shared_ptr<const Model>> load_model(const ModelSpec& spec) {
         RESIDENT_ASSIGN_OR_RETURN(auto model, llama::LlamaModel::load(spec));
         return std::shared_ptr<const Model>(std::move(model));
     }
-    return invalid_argument(fmt::format("unknown engine '{}': the engines are: llama", spec.engine));
+    return invalid_argument(
+        fmt::format("unknown engine '{}': the engines are: llama", spec.engine));
 }
 
 }  // namespace internal
@@ -36,7 +37,9 @@ uint64_t MemoryEstimate::total(int32_t sequences) const {
 MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec) {
     MemoryEstimate e;
     e.weights = info.tensor_bytes;
-    e.weights_private = !spec.use_mmap ? info.tensor_bytes : spec.repack ? info.repackable_bytes : 0;
+    e.weights_private = !spec.use_mmap ? info.tensor_bytes
+                        : spec.repack  ? info.repackable_bytes
+                                       : 0;
     // K and V in f16 for every layer and KV head.
     e.kv_per_sequence = static_cast<uint64_t>(spec.ctx_size) * info.n_layer * info.n_head_kv *
                         (info.head_dim_k + info.head_dim_v) * 2;

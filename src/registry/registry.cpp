@@ -7,9 +7,9 @@
 #include <mutex>
 
 #include "core/log.h"
-#include "resident/memory.h"
 #include "engines/engines.h"
 #include "fmt/format.h"
+#include "resident/memory.h"
 
 namespace resident {
 
@@ -89,8 +89,9 @@ Result<ModelHandle> Registry::acquire(const ModelSpec& spec) {
     if (!impl_->catalog.is_ok()) return impl_->catalog.status();
     // Resolution may download; it runs outside the lock (pulls lock a file).
     RESIDENT_ASSIGN_OR_RETURN(
-        std::string local, impl_->cache.resolve(spec.source, *impl_->catalog,
-                                                [&](std::string_view l) { impl_->event(std::string(l)); }));
+        std::string local,
+        impl_->cache.resolve(spec.source, *impl_->catalog,
+                             [&](std::string_view l) { impl_->event(std::string(l)); }));
     const auto [path, key] = make_key(std::move(local), spec);
 
     std::promise<LoadResult> promise;
@@ -133,8 +134,7 @@ Result<ModelHandle> Registry::acquire(const ModelSpec& spec) {
     }
     if (result.is_ok()) {
         impl_->event(fmt::format("loaded {} in {:.2f} s ({}, {})", path, (*result)->load_seconds(),
-                                 format_bytes((*result)->loaded_bytes()),
-                                 spec.load_options_key()));
+                                 format_bytes((*result)->loaded_bytes()), spec.load_options_key()));
     }
     promise.set_value(result);
     return result;
@@ -166,9 +166,9 @@ Status Registry::evict(const ModelSpec& spec) {
             return not_found(fmt::format("model '{}' is not loaded", spec.source));
         }
         if (it->second.model.use_count() > 1) {
-            return failed_precondition(fmt::format(
-                "model '{}' is in use by {} handles: release them before evicting it", spec.source,
-                it->second.model.use_count() - 1));
+            return failed_precondition(
+                fmt::format("model '{}' is in use by {} handles: release them before evicting it",
+                            spec.source, it->second.model.use_count() - 1));
         }
         freed = std::move(it->second.model);
     }

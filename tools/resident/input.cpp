@@ -29,12 +29,13 @@ std::vector<InputRow> read_jsonl(std::istream& in) {
         try {
             row.fields = nlohmann::ordered_json::parse(text);
             if (!row.fields.is_object()) {
-                row.error = fmt::format("line {} is JSON but not an object: write one object per line",
-                                        line);
+                row.error = fmt::format(
+                    "line {} is JSON but not an object: write one object per line", line);
                 row.fields = nlohmann::ordered_json::object();
             }
         } catch (const nlohmann::json::exception& e) {
-            row.error = fmt::format("line {} is not valid JSON ({}): fix or remove it", line, e.what());
+            row.error =
+                fmt::format("line {} is not valid JSON ({}): fix or remove it", line, e.what());
             row.fields = nlohmann::ordered_json::object();
         }
         rows.push_back(std::move(row));
@@ -72,7 +73,8 @@ Result<std::vector<InputRow>> read_csv(std::istream& in, const std::string& path
     while (std::getline(in, chunk)) {
         chunk += '\n';
         const size_t before = state.records.size();
-        if (csv_parse(&parser, chunk.data(), chunk.size(), on_field, on_record, &state) != chunk.size()) {
+        if (csv_parse(&parser, chunk.data(), chunk.size(), on_field, on_record, &state) !=
+            chunk.size()) {
             csv_free(&parser);
             return invalid_argument(fmt::format("'{}' line {}: {}", path, state.line,
                                                 csv_strerror(csv_error(&parser))));
@@ -83,7 +85,8 @@ Result<std::vector<InputRow>> read_csv(std::istream& in, const std::string& path
     csv_fini(&parser, on_field, on_record, &state);
     csv_free(&parser);
     if (state.records.empty()) {
-        return invalid_argument(fmt::format("'{}' has no header line: a CSV input needs one", path));
+        return invalid_argument(
+            fmt::format("'{}' has no header line: a CSV input needs one", path));
     }
     const std::vector<std::string> header = state.records.front();
     std::vector<InputRow> rows;
@@ -94,9 +97,10 @@ Result<std::vector<InputRow>> read_csv(std::istream& in, const std::string& path
         row.line = state.record_lines[r];
         row.fields = nlohmann::ordered_json::object();
         if (rec.size() != header.size()) {
-            row.error = fmt::format("line {} has {} fields but the header has {}: quote fields "
-                                    "that contain commas",
-                                    row.line, rec.size(), header.size());
+            row.error = fmt::format(
+                "line {} has {} fields but the header has {}: quote fields "
+                "that contain commas",
+                row.line, rec.size(), header.size());
         } else {
             for (size_t i = 0; i < header.size(); ++i) row.fields[header[i]] = rec[i];
         }

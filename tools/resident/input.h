@@ -13,8 +13,8 @@
 namespace resident::cli {
 
 struct InputRow {
-    int64_t line = 0;               // 1-based line of the row's start in the input
-    nlohmann::ordered_json fields;  // the row's fields, in input order (an object)
+    int64_t line = 0;                  // 1-based line of the row's start in the input
+    nlohmann::ordered_json fields;     // the row's fields, in input order (an object)
     std::optional<std::string> error;  // why the row could not be read
 };
 

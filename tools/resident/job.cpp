@@ -31,9 +31,12 @@ Result<Strategy> parse_strategy(std::string_view name) {
 
 std::string_view strategy_name(Strategy s) {
     switch (s) {
-        case Strategy::kBatched: return "batched";
-        case Strategy::kPredictorPerThread: return "predictor-per-thread";
-        case Strategy::kPerPartition: return "per-partition";
+        case Strategy::kBatched:
+            return "batched";
+        case Strategy::kPredictorPerThread:
+            return "predictor-per-thread";
+        case Strategy::kPerPartition:
+            return "per-partition";
     }
     return "unknown";
 }
@@ -43,7 +46,8 @@ Result<ProgressMode> parse_progress_mode(std::string_view name) {
     if (name == "bar") return ProgressMode::kBar;
     if (name == "lines") return ProgressMode::kLines;
     if (name == "none") return ProgressMode::kNone;
-    return invalid_argument(fmt::format("unknown progress mode '{}': use auto, bar, lines or none", name));
+    return invalid_argument(
+        fmt::format("unknown progress mode '{}': use auto, bar, lines or none", name));
 }
 
 double JobSummary::generated_tokens_per_second() const {
@@ -71,9 +75,10 @@ Result<GenerationRequest> build_request(const InputRow& row, const JobOptions& o
     req.system_prompt = o.system_prompt;
     auto it = row.fields.find(o.prompt_field);
     if (it == row.fields.end() || it->is_null()) {
-        return invalid_argument(fmt::format(
-            "line {} has no '{}' field: give each row a prompt, or name the field with --prompt-field",
-            row.line, o.prompt_field));
+        return invalid_argument(
+            fmt::format("line {} has no '{}' field: give each row a prompt, or name the field with "
+                        "--prompt-field",
+                        row.line, o.prompt_field));
     }
     if (it->is_array()) {
         for (const auto& m : *it) {
@@ -86,8 +91,8 @@ Result<GenerationRequest> build_request(const InputRow& row, const JobOptions& o
             req.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
         }
         if (req.messages.empty()) {
-            return invalid_argument(fmt::format("line {}: field '{}' has no messages", row.line,
-                                                o.prompt_field));
+            return invalid_argument(
+                fmt::format("line {}: field '{}' has no messages", row.line, o.prompt_field));
         }
     } else if (it->is_string()) {
         req.prompt = it->get<std::string>();
@@ -155,7 +160,8 @@ class ProgressReporter {
    public:
     ProgressReporter(ProgressMode mode, const OrderedWriter& w, int64_t total)
         : writer_(w), total_(total), start_(Clock::now()) {
-        if (mode == ProgressMode::kAuto) mode = isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
+        if (mode == ProgressMode::kAuto)
+            mode = isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
         mode_ = mode;
         if (mode_ != ProgressMode::kNone) thread_ = std::thread([this] { loop(); });
     }
@@ -188,8 +194,9 @@ class ProgressReporter {
             constexpr int kWidth = 28;
             const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
             std::fprintf(stderr, "\r[%s%s] %lld/%lld rows  %.1f tok/s  ETA %.0fs  ",
-                         std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-                         static_cast<long long>(done), static_cast<long long>(total_), tps, eta);
+                         std::string(filled, '#').c_str(),
+                         std::string(kWidth - filled, '.').c_str(), static_cast<long long>(done),
+                         static_cast<long long>(total_), tps, eta);
             if (last) std::fputc('\n', stderr);
         } else if (!last) {
             std::fprintf(stderr, "[resident] %lld/%lld rows, %.1f tok/s generated, ETA %.0f s\n",
@@ -308,7 +315,8 @@ Status run_predictor_per_thread(Plan& plan, Registry& registry) {
 Status run_per_partition(Plan& plan, int64_t& loads, double& load_seconds) {
     const int32_t workers = plan.options.spec.parallel;
     const auto n_rows = static_cast<int64_t>(plan.rows.size());
-    const int64_t parts = std::max<int64_t>(1, plan.options.partitions > 0 ? plan.options.partitions : workers);
+    const int64_t parts =
+        std::max<int64_t>(1, plan.options.partitions > 0 ? plan.options.partitions : workers);
     const ModelSpec spec = per_worker_spec(plan.options.spec, workers);
     std::atomic<int64_t> next{0};
     std::mutex mu;
@@ -327,8 +335,9 @@ Status run_per_partition(Plan& plan, int64_t& loads, double& load_seconds) {
             }
             if (!predictor.is_ok()) return;
             for (int64_t i = n_rows * p / parts; i < n_rows * (p + 1) / parts; ++i) {
-                plan.serve(static_cast<size_t>(i),
-                           [&](const GenerationRequest& req) { return (*predictor)->generate(req); });
+                plan.serve(static_cast<size_t>(i), [&](const GenerationRequest& req) {
+                    return (*predictor)->generate(req);
+                });
             }
         }
     });
@@ -339,13 +348,15 @@ Status run_per_partition(Plan& plan, int64_t& loads, double& load_seconds) {
 
 Result<JobSummary> run_job(const JobOptions& options) {
     RESIDENT_RETURN_IF_ERROR(options.spec.validate());
-    RESIDENT_ASSIGN_OR_RETURN(std::vector<InputRow> rows, read_rows(options.input, options.input_format));
+    RESIDENT_ASSIGN_OR_RETURN(std::vector<InputRow> rows,
+                              read_rows(options.input, options.input_format));
     const std::string partial = options.output + ".partial";
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     if (!out) {
-        return invalid_argument(fmt::format("output '{}' cannot be written: check the folder exists "
-                                            "and is writable",
-                                            options.output));
+        return invalid_argument(
+            fmt::format("output '{}' cannot be written: check the folder exists "
+                        "and is writable",
+                        options.output));
     }
     const auto start = Clock::now();
     OrderedWriter writer(out, rows);
@@ -361,8 +372,12 @@ Result<JobSummary> run_job(const JobOptions& options) {
     {
         ProgressReporter progress(options.progress, writer, static_cast<int64_t>(rows.size()));
         switch (options.strategy) {
-            case Strategy::kBatched: st = run_batched(plan, registry); break;
-            case Strategy::kPredictorPerThread: st = run_predictor_per_thread(plan, registry); break;
+            case Strategy::kBatched:
+                st = run_batched(plan, registry);
+                break;
+            case Strategy::kPredictorPerThread:
+                st = run_predictor_per_thread(plan, registry);
+                break;
             case Strategy::kPerPartition:
                 st = run_per_partition(plan, summary.model_loads, summary.load_seconds);
                 break;
@@ -376,7 +391,8 @@ Result<JobSummary> run_job(const JobOptions& options) {
     }
     if (!out) return internal_error(fmt::format("writing '{}' failed: is the disk full?", partial));
     std::filesystem::rename(partial, options.output, ec);
-    if (ec) return internal_error(fmt::format("cannot create '{}': {}", options.output, ec.message()));
+    if (ec)
+        return internal_error(fmt::format("cannot create '{}': {}", options.output, ec.message()));
 
     summary.model = options.spec.source;
     summary.strategy = std::string(strategy_name(options.strategy));

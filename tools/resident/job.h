@@ -35,7 +35,7 @@ struct JobOptions {
     std::optional<std::string> system_prompt;
     SamplingParams sampling;
     Strategy strategy = Strategy::kBatched;
-    int32_t partitions = 0;  // per-partition: 0 = one per worker
+    int32_t partitions = 0;    // per-partition: 0 = one per worker
     std::string summary_path;  // JSON summary, when set
     ProgressMode progress = ProgressMode::kAuto;
 };

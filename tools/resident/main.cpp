@@ -25,11 +25,16 @@ int fail(const Status& st) {
     // Exit codes a script can act on: 2 bad input or options, 3 not found,
     // 4 out of memory, 5 retryable, 1 anything else.
     switch (st.code()) {
-        case StatusCode::kInvalidArgument: return 2;
-        case StatusCode::kNotFound: return 3;
-        case StatusCode::kResourceExhausted: return 4;
-        case StatusCode::kUnavailable: return 5;
-        default: return 1;
+        case StatusCode::kInvalidArgument:
+            return 2;
+        case StatusCode::kNotFound:
+            return 3;
+        case StatusCode::kResourceExhausted:
+            return 4;
+        case StatusCode::kUnavailable:
+            return 5;
+        default:
+            return 1;
     }
 }
 
@@ -43,14 +48,15 @@ Result<uint64_t> parse_bytes(const std::string& text) {
     }
     std::string unit = text.substr(end);
     for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const uint64_t scale = unit.empty() || unit == "B"  ? 1
+    const uint64_t scale = unit.empty() || unit == "B"   ? 1
                            : unit == "K" || unit == "KB" ? 1ull << 10
                            : unit == "M" || unit == "MB" ? 1ull << 20
                            : unit == "G" || unit == "GB" ? 1ull << 30
                            : unit == "T" || unit == "TB" ? 1ull << 40
                                                          : 0;
     if (end == 0 || scale == 0 || value < 0) {
-        return invalid_argument(fmt::format("memory size '{}' is not a size like 8G or 512M", text));
+        return invalid_argument(
+            fmt::format("memory size '{}' is not a size like 8G or 512M", text));
     }
     return static_cast<uint64_t>(value * static_cast<double>(scale));
 }
@@ -82,7 +88,8 @@ struct SpecFlags {
             ->capture_default_str();
         app.add_option("--memory-limit", memory_limit,
                        "refuse to load above this size, e.g. 8G (default: memory available)");
-        app.add_flag("--no-mmap", no_mmap, "read the weights into private memory instead of mapping");
+        app.add_flag("--no-mmap", no_mmap,
+                     "read the weights into private memory instead of mapping");
         app.add_flag("--no-repack", no_repack,
                      "keep weights mapped and shared instead of repacking them (less RSS, slower)");
     }
@@ -106,8 +113,9 @@ void print_summary(const JobSummary& s, const std::string& output) {
                  static_cast<long long>(s.rows), static_cast<long long>(s.rows_ok),
                  static_cast<long long>(s.rows_failed), s.wall_seconds, s.strategy.c_str(),
                  output.c_str(), static_cast<long long>(s.model_loads), s.load_seconds,
-                 static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.completion_tokens),
-                 s.generated_tokens_per_second(), format_bytes(s.peak_rss_bytes).c_str());
+                 static_cast<long long>(s.prompt_tokens),
+                 static_cast<long long>(s.completion_tokens), s.generated_tokens_per_second(),
+                 format_bytes(s.peak_rss_bytes).c_str());
 }
 
 Status write_summary(const JobSummary& s, const JobOptions& o) {
@@ -139,26 +147,37 @@ int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) 
     auto catalog = Catalog::load_default();
     if (!catalog.is_ok()) return fail(catalog.status());
     ModelCache cache;
-    auto path = cache.resolve(spec.source, *catalog,
-                              [](std::string_view l) { std::fprintf(stderr, "resident: %.*s\n",
-                                                                    static_cast<int>(l.size()), l.data()); });
+    auto path = cache.resolve(spec.source, *catalog, [](std::string_view l) {
+        std::fprintf(stderr, "resident: %.*s\n", static_cast<int>(l.size()), l.data());
+    });
     if (!path.is_ok()) return fail(path.status());
     auto info = inspect_model(*path, spec.engine);
     if (!info.is_ok()) return fail(info.status());
     const MemoryEstimate m = estimate_memory(*info, spec);
     if (as_json) {
-        nlohmann::ordered_json j = {
-            {"path", info->path}, {"file_bytes", info->file_bytes}, {"split_count", info->split_count},
-            {"architecture", info->architecture}, {"name", info->name},
-            {"quantization", info->quantization}, {"parameters", info->n_params},
-            {"context_length", info->n_ctx_train}, {"embedding_length", info->n_embd},
-            {"layers", info->n_layer}, {"heads", info->n_head}, {"kv_heads", info->n_head_kv},
-            {"vocab_size", info->n_vocab}, {"has_chat_template", !info->chat_template.empty()},
-            {"memory", {{"ctx_size", spec.ctx_size}, {"sequences", spec.parallel},
-                        {"weights_bytes", m.weights}, {"weights_private_bytes", m.weights_private},
-                        {"kv_bytes", m.kv_per_sequence * spec.parallel}, {"compute_bytes", m.compute},
-                        {"private_total_bytes", m.private_total(spec.parallel)},
-                        {"total_bytes", m.total(spec.parallel)}}}};
+        nlohmann::ordered_json j = {{"path", info->path},
+                                    {"file_bytes", info->file_bytes},
+                                    {"split_count", info->split_count},
+                                    {"architecture", info->architecture},
+                                    {"name", info->name},
+                                    {"quantization", info->quantization},
+                                    {"parameters", info->n_params},
+                                    {"context_length", info->n_ctx_train},
+                                    {"embedding_length", info->n_embd},
+                                    {"layers", info->n_layer},
+                                    {"heads", info->n_head},
+                                    {"kv_heads", info->n_head_kv},
+                                    {"vocab_size", info->n_vocab},
+                                    {"has_chat_template", !info->chat_template.empty()},
+                                    {"memory",
+                                     {{"ctx_size", spec.ctx_size},
+                                      {"sequences", spec.parallel},
+                                      {"weights_bytes", m.weights},
+                                      {"weights_private_bytes", m.weights_private},
+                                      {"kv_bytes", m.kv_per_sequence * spec.parallel},
+                                      {"compute_bytes", m.compute},
+                                      {"private_total_bytes", m.private_total(spec.parallel)},
+                                      {"total_bytes", m.total(spec.parallel)}}}};
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -203,11 +222,14 @@ int cmd_models(const std::string& action, const std::string& name) {
     }
     const CatalogEntry* entry = catalog->find(name);
     if (!entry) {
-        return fail(not_found(fmt::format("'{}' is not in the catalog: see resident models list", name)));
+        return fail(
+            not_found(fmt::format("'{}' is not in the catalog: see resident models list", name)));
     }
     if (action == "path") {
         auto path = cache.cached_path(*entry);
-        if (!path) return fail(not_found(fmt::format("'{}' is not pulled: resident models pull {}", name, name)));
+        if (!path)
+            return fail(
+                not_found(fmt::format("'{}' is not pulled: resident models pull {}", name, name)));
         std::printf("%s\n", path->c_str());
         return 0;
     }
@@ -225,11 +247,13 @@ int cmd_models(const std::string& action, const std::string& name) {
 int main(int argc, char** argv) {
     using namespace resident;
     using namespace resident::cli;
-    CLI::App app{"Resident: run GGUF language models over datasets, the model loaded once per process"};
+    CLI::App app{
+        "Resident: run GGUF language models over datasets, the model loaded once per process"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", fmt::format("resident {} (llama.cpp {}, commit {})", RESIDENT_VERSION,
-                                                  RESIDENT_LLAMA_CPP_VERSION,
-                                                  std::string(RESIDENT_LLAMA_CPP_COMMIT).substr(0, 8)));
+    app.set_version_flag("--version",
+                         fmt::format("resident {} (llama.cpp {}, commit {})", RESIDENT_VERSION,
+                                     RESIDENT_LLAMA_CPP_VERSION,
+                                     std::string(RESIDENT_LLAMA_CPP_COMMIT).substr(0, 8)));
 
     JobOptions job;
     SpecFlags run_flags;
@@ -241,13 +265,16 @@ int main(int argc, char** argv) {
     run->add_option("-i,--input", job.input, "JSONL or CSV file of prompts")->required();
     run->add_option("-o,--output", job.output, "JSONL file of results")->required();
     run->add_option("--input-format", input_format, "auto, jsonl or csv")->capture_default_str();
-    run->add_option("--prompt-field", job.prompt_field, "field holding the prompt (text or chat messages)")
+    run->add_option("--prompt-field", job.prompt_field,
+                    "field holding the prompt (text or chat messages)")
         ->capture_default_str();
-    run->add_option("--id-field", job.id_field, "field whose value seeds the row (else its line number)")
+    run->add_option("--id-field", job.id_field,
+                    "field whose value seeds the row (else its line number)")
         ->capture_default_str();
     run->add_flag("--chat", job.chat, "render text prompts with the model's chat template");
     run->add_option("--system", job.system_prompt, "system prompt (implies --chat)");
-    run->add_option("-n,--max-tokens", job.sampling.max_tokens, "tokens to generate at most per row")
+    run->add_option("-n,--max-tokens", job.sampling.max_tokens,
+                    "tokens to generate at most per row")
         ->capture_default_str();
     run->add_option("--temperature", job.sampling.temperature, "0 = greedy")->capture_default_str();
     run->add_option("--top-k", job.sampling.top_k)->capture_default_str();
@@ -255,17 +282,20 @@ int main(int argc, char** argv) {
     run->add_option("--min-p", job.sampling.min_p)->capture_default_str();
     run->add_option("--seed", seed, "base seed; each row's seed derives from it and the row's id");
     run->add_option("--stop", stops, "stop string (repeatable)");
-    run->add_flag("--ignore-eos", job.sampling.ignore_eos, "generate past end-of-sequence (benchmarks)");
+    run->add_flag("--ignore-eos", job.sampling.ignore_eos,
+                  "generate past end-of-sequence (benchmarks)");
     run->add_option("--strategy", strategy, "batched, predictor-per-thread or per-partition")
         ->capture_default_str();
-    run->add_option("--partitions", job.partitions, "partitions for per-partition (0 = one per worker)");
+    run->add_option("--partitions", job.partitions,
+                    "partitions for per-partition (0 = one per worker)");
     run->add_option("--summary", job.summary_path, "write a JSON summary here");
     run->add_option("--progress", progress, "auto, bar, lines or none")->capture_default_str();
 
     ModelSpec inspect_spec;
     SpecFlags inspect_flags;
     bool inspect_json = false;
-    auto* inspect = app.add_subcommand("inspect", "print a model's metadata and the memory it needs");
+    auto* inspect =
+        app.add_subcommand("inspect", "print a model's metadata and the memory it needs");
     inspect->add_option("model", inspect_spec.source, "catalog name or .gguf path")->required();
     inspect_flags.add(*inspect, inspect_spec, false);
     inspect->add_flag("--json", inspect_json, "print JSON");
@@ -282,7 +312,8 @@ int main(int argc, char** argv) {
     if (*inspect) return cmd_inspect(inspect_spec, inspect_flags, inspect_json);
     if (*models) {
         if (models_action != "list" && model_name.empty()) {
-            return fail(invalid_argument(fmt::format("models {} needs a model name", models_action)));
+            return fail(
+                invalid_argument(fmt::format("models {} needs a model name", models_action)));
         }
         return cmd_models(models_action, model_name);
     }

@@ -23,14 +23,22 @@ std::optional<int64_t> get_int(const gguf_context* g, const std::string& key) {
     const int64_t id = gguf_find_key(g, key.c_str());
     if (id < 0) return std::nullopt;
     switch (gguf_get_kv_type(g, id)) {
-        case GGUF_TYPE_UINT8: return gguf_get_val_u8(g, id);
-        case GGUF_TYPE_INT8: return gguf_get_val_i8(g, id);
-        case GGUF_TYPE_UINT16: return gguf_get_val_u16(g, id);
-        case GGUF_TYPE_INT16: return gguf_get_val_i16(g, id);
-        case GGUF_TYPE_UINT32: return gguf_get_val_u32(g, id);
-        case GGUF_TYPE_INT32: return gguf_get_val_i32(g, id);
-        case GGUF_TYPE_UINT64: return static_cast<int64_t>(gguf_get_val_u64(g, id));
-        case GGUF_TYPE_INT64: return gguf_get_val_i64(g, id);
+        case GGUF_TYPE_UINT8:
+            return gguf_get_val_u8(g, id);
+        case GGUF_TYPE_INT8:
+            return gguf_get_val_i8(g, id);
+        case GGUF_TYPE_UINT16:
+            return gguf_get_val_u16(g, id);
+        case GGUF_TYPE_INT16:
+            return gguf_get_val_i16(g, id);
+        case GGUF_TYPE_UINT32:
+            return gguf_get_val_u32(g, id);
+        case GGUF_TYPE_INT32:
+            return gguf_get_val_i32(g, id);
+        case GGUF_TYPE_UINT64:
+            return static_cast<int64_t>(gguf_get_val_u64(g, id));
+        case GGUF_TYPE_INT64:
+            return gguf_get_val_i64(g, id);
         case GGUF_TYPE_ARRAY: {
             // Per-layer values (some architectures): the largest one.
             const size_t n = gguf_get_arr_n(g, id);
@@ -39,15 +47,21 @@ std::optional<int64_t> get_int(const gguf_context* g, const std::string& key) {
             for (size_t i = 0; i < n; ++i) {
                 int64_t v;
                 switch (gguf_get_arr_type(g, id)) {
-                    case GGUF_TYPE_UINT32: v = static_cast<const uint32_t*>(data)[i]; break;
-                    case GGUF_TYPE_INT32: v = static_cast<const int32_t*>(data)[i]; break;
-                    default: return std::nullopt;
+                    case GGUF_TYPE_UINT32:
+                        v = static_cast<const uint32_t*>(data)[i];
+                        break;
+                    case GGUF_TYPE_INT32:
+                        v = static_cast<const int32_t*>(data)[i];
+                        break;
+                    default:
+                        return std::nullopt;
                 }
                 best = std::max(best.value_or(v), v);
             }
             return best;
         }
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -86,12 +100,14 @@ struct PartSummary {
 Result<GgufPtr> open_part(const std::string& path, PartSummary& summary) {
     std::error_code ec;
     if (!fs::exists(path, ec)) {
-        return not_found(fmt::format("model file '{}' does not exist: check the path, or use a "
-                                     "catalog name (resident models list)",
-                                     path));
+        return not_found(
+            fmt::format("model file '{}' does not exist: check the path, or use a "
+                        "catalog name (resident models list)",
+                        path));
     }
     if (fs::is_directory(path, ec)) {
-        return invalid_argument(fmt::format("model path '{}' is a folder: give the .gguf file", path));
+        return invalid_argument(
+            fmt::format("model path '{}' is a folder: give the .gguf file", path));
     }
     const uint64_t file_size = fs::file_size(path, ec);
     if (ec) return not_found(fmt::format("cannot read model file '{}': {}", path, ec.message()));
@@ -150,21 +166,23 @@ Result<ModelInfo> inspect_gguf(const std::string& path) {
     const int64_t split_count = get_int(meta, "split.count").value_or(1);
     if (split_count > 1) {
         if (get_int(meta, "split.no").value_or(0) != 0) {
-            return invalid_argument(fmt::format(
-                "'{}' is a later part of a split model: give the first part (…-00001-of-{:05d}.gguf)",
-                path, split_count));
+            return invalid_argument(
+                fmt::format("'{}' is a later part of a split model: give the first part "
+                            "(…-00001-of-{:05d}.gguf)",
+                            path, split_count));
         }
         std::vector<char> prefix(path.size() + 1);
         if (llama_split_prefix(prefix.data(), prefix.size(), path.c_str(), 0,
                                static_cast<int>(split_count)) <= 0) {
-            return invalid_argument(fmt::format(
-                "'{}' is the first of {} split parts but is not named like one "
-                "(NAME-00001-of-{:05d}.gguf): keep the names gguf-split gave the parts",
-                path, split_count, split_count));
+            return invalid_argument(
+                fmt::format("'{}' is the first of {} split parts but is not named like one "
+                            "(NAME-00001-of-{:05d}.gguf): keep the names gguf-split gave the parts",
+                            path, split_count, split_count));
         }
         for (int i = 1; i < split_count; ++i) {
             std::vector<char> part(path.size() + 32);
-            llama_split_path(part.data(), part.size(), prefix.data(), i, static_cast<int>(split_count));
+            llama_split_path(part.data(), part.size(), prefix.data(), i,
+                             static_cast<int>(split_count));
             RESIDENT_ASSIGN_OR_RETURN(GgufPtr other, open_part(part.data(), summary));
             info.file_bytes += fs::file_size(part.data(), ec);
         }

@@ -52,7 +52,8 @@ std::string LogCapture::text() const {
         size_t end = text_.find('\n', start);
         if (end == std::string::npos) end = text_.size();
         std::string_view line(text_.data() + start, end - start);
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+            line.remove_prefix(1);
         while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
         if (!line.empty()) {
             if (!out.empty()) out += "; ";

@@ -22,8 +22,8 @@ size_t queue_capacity(const ModelSpec& o) {
 
 }  // namespace
 
-Result<std::unique_ptr<BatchEngine>> LlamaBatchEngine::create(std::shared_ptr<const LlamaModel> model,
-                                                             const ModelSpec& options) {
+Result<std::unique_ptr<BatchEngine>> LlamaBatchEngine::create(
+    std::shared_ptr<const LlamaModel> model, const ModelSpec& options) {
     RESIDENT_ASSIGN_OR_RETURN(ContextPtr ctx, model->new_context(options, options.parallel));
     auto* engine = new LlamaBatchEngine(std::move(model), std::move(ctx), options);
     engine->thread_ = std::thread([engine] { engine->run(); });
@@ -57,7 +57,7 @@ void LlamaBatchEngine::shutdown() {
 }
 
 Result<LlamaBatchEngine::Pending> LlamaBatchEngine::prepare(const GenerationRequest& request,
-                                                             std::future<Result<Generation>>& out) {
+                                                            std::future<Result<Generation>>& out) {
     {
         std::lock_guard lock(stats_mu_);
         ++stats_.submitted;
@@ -111,7 +111,8 @@ bool LlamaBatchEngine::admit(bool wait) {
             std::optional<Pending> p = wait ? queue_.pop() : queue_.try_pop();
             wait = false;
             if (p) {
-                slot.seq = std::make_unique<Sequence>(*model_, std::move(p->request), options_.ctx_size);
+                slot.seq =
+                    std::make_unique<Sequence>(*model_, std::move(p->request), options_.ctx_size);
                 slot.seq->start_clock();
                 slot.promise = std::move(p->promise);
                 slot.prompt_done = 0;
@@ -199,7 +200,8 @@ void LlamaBatchEngine::step_exact() {
             stats_.prompt_tokens += slot.seq->n_prompt();
         } else {
             solo_batch_.clear();
-            slot.output = solo_batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
+            slot.output =
+                solo_batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
             st = decode_status(llama_decode(ctx_.get(), solo_batch_.get()), 1);
         }
         {

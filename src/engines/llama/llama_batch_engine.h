@@ -22,7 +22,7 @@ namespace resident::internal::llama {
 class LlamaBatchEngine final : public BatchEngine {
    public:
     static Result<std::unique_ptr<BatchEngine>> create(std::shared_ptr<const LlamaModel> model,
-                                                      const ModelSpec& options);
+                                                       const ModelSpec& options);
     ~LlamaBatchEngine() override;
 
     std::future<Result<Generation>> submit(GenerationRequest request) override;
@@ -45,7 +45,8 @@ class LlamaBatchEngine final : public BatchEngine {
         int32_t output = -1;      // batch row of this slot's logits in the last decode
     };
 
-    LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, ContextPtr ctx, const ModelSpec& options);
+    LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+                     const ModelSpec& options);
 
     // Validates and tokenizes on the caller's thread; an error comes back as
     // a ready future.
@@ -61,8 +62,8 @@ class LlamaBatchEngine final : public BatchEngine {
     std::shared_ptr<const LlamaModel> model_;  // outlives ctx_
     ContextPtr ctx_;
     const ModelSpec options_;
-    Batch batch_;         // all sequences together (batched mode)
-    Batch solo_batch_;    // one sequence, predictor-sized (exact mode)
+    Batch batch_;              // all sequences together (batched mode)
+    Batch solo_batch_;         // one sequence, predictor-sized (exact mode)
     std::vector<Slot> slots_;  // engine thread only
     BoundedQueue<Pending> queue_;
     std::atomic<bool> stopping_{false};

@@ -2,8 +2,8 @@
 // in one of these, so no path (error, cancel, shutdown) leaks one.
 #pragma once
 
-#include <llama.h>
 #include <gguf.h>
+#include <llama.h>
 
 #include <memory>
 
@@ -30,7 +30,8 @@ using GgufPtr = std::unique_ptr<gguf_context, GgufDeleter>;
 // A llama_batch with room for `capacity` tokens of one sequence id each.
 class Batch {
    public:
-    explicit Batch(int32_t capacity) : batch_(llama_batch_init(capacity, 0, 1)), capacity_(capacity) {}
+    explicit Batch(int32_t capacity)
+        : batch_(llama_batch_init(capacity, 0, 1)), capacity_(capacity) {}
     ~Batch() { llama_batch_free(batch_); }
     Batch(const Batch&) = delete;
     Batch& operator=(const Batch&) = delete;

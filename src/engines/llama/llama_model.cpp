@@ -3,17 +3,20 @@
 #include <chrono>
 
 #include "core/log.h"
-#include "resident/memory.h"
 #include "engines/llama/gguf_inspect.h"
 #include "engines/llama/llama_backend.h"
 #include "engines/llama/llama_batch_engine.h"
 #include "engines/llama/llama_predictor.h"
 #include "fmt/format.h"
+#include "resident/memory.h"
 
 namespace resident::internal::llama {
 
 LlamaModel::LlamaModel(ModelSpec spec, ModelInfo info, ModelPtr model, double seconds)
-    : spec_(std::move(spec)), info_(std::move(info)), model_(std::move(model)), load_seconds_(seconds) {}
+    : spec_(std::move(spec)),
+      info_(std::move(info)),
+      model_(std::move(model)),
+      load_seconds_(seconds) {}
 
 namespace {
 
@@ -97,7 +100,8 @@ Result<std::unique_ptr<Predictor>> LlamaModel::create_predictor(const ModelSpec&
         new LlamaPredictor(shared_from_this(), std::move(ctx), options));
 }
 
-Result<std::unique_ptr<BatchEngine>> LlamaModel::create_batch_engine(const ModelSpec& options) const {
+Result<std::unique_ptr<BatchEngine>> LlamaModel::create_batch_engine(
+    const ModelSpec& options) const {
     RESIDENT_RETURN_IF_ERROR(options.validate());
     return LlamaBatchEngine::create(shared_from_this(), options);
 }

@@ -25,7 +25,8 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
     double load_seconds() const override { return load_seconds_; }
     uint64_t loaded_bytes() const override;
     Result<std::unique_ptr<Predictor>> create_predictor(const ModelSpec& options) const override;
-    Result<std::unique_ptr<BatchEngine>> create_batch_engine(const ModelSpec& options) const override;
+    Result<std::unique_ptr<BatchEngine>> create_batch_engine(
+        const ModelSpec& options) const override;
 
     const llama_model* get() const { return model_.get(); }
     const llama_vocab* vocab() const { return llama_model_get_vocab(model_.get()); }

@@ -9,19 +9,23 @@ namespace resident::internal::llama {
 
 Status decode_status(int32_t rc, int32_t n_tokens) {
     switch (rc) {
-        case 0: return Status::ok();
+        case 0:
+            return Status::ok();
         case 1:
             return resource_exhausted(fmt::format(
                 "llama_decode found no KV cache room for {} tokens: lower the prompt length or "
                 "raise the context size",
                 n_tokens));
-        case 2: return cancelled("llama_decode was aborted");
-        default: return internal_error(fmt::format("llama_decode failed with code {}", rc));
+        case 2:
+            return cancelled("llama_decode was aborted");
+        default:
+            return internal_error(fmt::format("llama_decode failed with code {}", rc));
     }
 }
 
-Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch, const std::vector<llama_token>& tokens,
-                              llama_pos pos, llama_seq_id seq) {
+Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch,
+                              const std::vector<llama_token>& tokens, llama_pos pos,
+                              llama_seq_id seq) {
     const auto n = static_cast<int32_t>(tokens.size());
     int32_t last = -1;
     for (int32_t start = 0; start < n; start += batch.capacity()) {

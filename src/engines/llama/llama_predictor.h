@@ -12,7 +12,8 @@ namespace resident::internal::llama {
 
 class LlamaPredictor final : public Predictor {
    public:
-    LlamaPredictor(std::shared_ptr<const LlamaModel> model, ContextPtr ctx, const ModelSpec& options);
+    LlamaPredictor(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+                   const ModelSpec& options);
 
     Result<Generation> generate(const GenerationRequest& request) override;
 
@@ -28,8 +29,9 @@ class LlamaPredictor final : public Predictor {
 // the predictor and the exact mode of the batch engine, so that both feed
 // llama.cpp the same shapes. Returns the batch index of the last token's
 // output. Errors: Internal when llama_decode fails.
-Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch, const std::vector<llama_token>& tokens,
-                              llama_pos pos, llama_seq_id seq);
+Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch,
+                              const std::vector<llama_token>& tokens, llama_pos pos,
+                              llama_seq_id seq);
 
 // Maps llama_decode's return code to a Status.
 Status decode_status(int32_t rc, int32_t n_tokens);

@@ -13,9 +13,10 @@ constexpr size_t kMaxPromptBytes = 16u << 20;
 
 Status check_text(std::string_view what, std::string_view text) {
     if (text.size() > kMaxPromptBytes) {
-        return invalid_argument(fmt::format("{} is {} bytes, more than the {} MiB a prompt may have: "
-                                            "shorten it",
-                                            what, text.size(), kMaxPromptBytes >> 20));
+        return invalid_argument(
+            fmt::format("{} is {} bytes, more than the {} MiB a prompt may have: "
+                        "shorten it",
+                        what, text.size(), kMaxPromptBytes >> 20));
     }
     if (auto at = first_invalid_utf8(text)) {
         return invalid_argument(fmt::format(
@@ -30,9 +31,11 @@ Status check_sampling(const SamplingParams& s) {
         return invalid_argument(fmt::format("max_tokens = {}: use 1 or more", s.max_tokens));
     }
     if (!(s.temperature >= 0.0f) || s.temperature > 100.0f) {
-        return invalid_argument(fmt::format("temperature = {}: use 0 (greedy) to 100", s.temperature));
+        return invalid_argument(
+            fmt::format("temperature = {}: use 0 (greedy) to 100", s.temperature));
     }
-    if (s.top_k < 0) return invalid_argument(fmt::format("top_k = {}: use 0 (off) or more", s.top_k));
+    if (s.top_k < 0)
+        return invalid_argument(fmt::format("top_k = {}: use 0 (off) or more", s.top_k));
     if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) {
         return invalid_argument(fmt::format("top_p = {}: use a value in (0, 1]", s.top_p));
     }
@@ -59,9 +62,10 @@ Result<std::string> render_chat(const LlamaModel& model, const GenerationRequest
     for (size_t i = 0; i < request.messages.size(); ++i) {
         const ChatMessage& m = request.messages[i];
         if (m.role.empty()) {
-            return invalid_argument(fmt::format("chat message {} has no role: use system, user or "
-                                                "assistant",
-                                                i));
+            return invalid_argument(
+                fmt::format("chat message {} has no role: use system, user or "
+                            "assistant",
+                            i));
         }
         RESIDENT_RETURN_IF_ERROR(check_text(fmt::format("chat message {}", i), m.content));
         messages.push_back({m.role.c_str(), m.content.c_str()});
