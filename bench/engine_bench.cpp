@@ -42,8 +42,9 @@ struct Options {
     int32_t tg = 128;
     std::vector<int32_t> npl = {1, 2, 4, 8, 16};
     int32_t reps = 3;
-    int32_t threads = 0;   // 0 = all cores
-    int32_t ctx_size = 0;  // 0 = prompt + tg rounded up to 256, as llama-batched-bench gets
+    int32_t single_reps = 0;  // 0 = reps
+    int32_t threads = 0;      // 0 = all cores
+    int32_t ctx_size = 0;     // 0 = prompt + tg rounded up to 256, as llama-batched-bench gets
     int32_t batch_size = 512;
     std::vector<std::string> modes = {"single", "batched", "predictor-per-thread"};
     std::string output = "-";
@@ -250,7 +251,8 @@ json bench_single(const Model& model, const ModelSpec& spec, const std::string& 
     auto predictor = or_die(model.create_predictor(spec), "creating the predictor");
     or_die(predictor->generate(make_request(prompt, std::min(o.tg, 8))), "warm-up");
     std::vector<double> decode, prompt_rate, walls;
-    for (int32_t rep = 0; rep < o.reps; ++rep) {
+    const int32_t reps = o.single_reps > 0 ? o.single_reps : o.reps;
+    for (int32_t rep = 0; rep < reps; ++rep) {
         const auto start = Clock::now();
         const Generation g =
             or_die(predictor->generate(make_request(prompt, o.tg)), "a single request");
@@ -366,6 +368,9 @@ int main(int argc, char** argv) {
     app.add_option("-r,--reps", o.reps, "runs of each measurement (median reported)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));
+    app.add_option("--single-reps", o.single_reps, "runs of the one-row decode (0 = --reps)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
     app.add_option("-t,--threads", o.threads, "compute threads (0 = all cores)")
         ->capture_default_str();
     app.add_option("-c,--ctx-size", o.ctx_size,
