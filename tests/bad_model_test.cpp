@@ -122,7 +122,11 @@ TEST(SecondArchitecture, Gemma3GeneratesText) {
     r.sampling.max_tokens = 12;
     auto g = (*p)->generate(r);
     ASSERT_TRUE(g.is_ok()) << g.status().to_string();
-    EXPECT_NE(g->text.find("Paris"), std::string::npos) << g->text;
+    EXPECT_EQ(g->completion_tokens, 12);
+    // A coherent continuation stays on the subject.
+    EXPECT_TRUE(g->text.find("Paris") != std::string::npos ||
+                g->text.find("France") != std::string::npos)
+        << g->text;
 
     // This file carries no chat template: chat requests are refused clearly.
     EXPECT_TRUE(info->chat_template.empty());

@@ -18,7 +18,9 @@ struct CliRun {
 };
 
 CliRun run(const std::string& args) {
-    const std::string cmd = std::string(RESIDENT_BINARY) + " " + args + " 2>&1";
+    std::string cmd = std::string(RESIDENT_BINARY) + " " + args;
+    if (args.rfind("run ", 0) == 0) cmd += " -t " + std::to_string(testing::threads());
+    cmd += " 2>&1";
     FILE* pipe = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];

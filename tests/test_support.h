@@ -31,6 +31,16 @@ inline std::string model_path() {
     return path;
 }
 
+// Compute threads per context: $RESIDENT_TEST_THREADS, else 2. The TSan preset
+// sets 1: ggml's own worker pool inside one decode call trips TSan (a report
+// in ggml_compute_forward_mul_mat, upstream's code, not Resident's); with one
+// compute thread per context, TSan checks exactly what Resident adds: many
+// contexts and threads over one shared model.
+inline int threads() {
+    const char* t = std::getenv("RESIDENT_TEST_THREADS");
+    return t && *t ? std::atoi(t) : 2;
+}
+
 // Small contexts so that many of them fit and tests stay quick.
 inline ModelSpec small_spec() {
     ModelSpec s;
@@ -38,7 +48,7 @@ inline ModelSpec small_spec() {
     s.ctx_size = 256;
     s.batch_size = 128;
     s.parallel = 4;
-    s.threads = 2;
+    s.threads = threads();
     return s;
 }
 
