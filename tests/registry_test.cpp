@@ -21,6 +21,7 @@ const ModelStats* find_stats(const std::vector<ModelStats>& all) {
 TEST(Registry, SixteenConcurrentFirstCallsLoadOnce) {
     Registry registry;
     const ModelSpec spec = testing::small_spec();
+    const LoadCounters before = process_load_counters();
     constexpr int kThreads = 16;
     std::vector<ModelHandle> handles(kThreads);
     std::atomic<int> go{0};
@@ -36,6 +37,9 @@ TEST(Registry, SixteenConcurrentFirstCallsLoadOnce) {
     }
     for (auto& t : threads) t.join();
     EXPECT_EQ(registry.total_loads(), 1);
+    // The process-wide counter (what the JVM reports per executor) agrees.
+    EXPECT_EQ(process_load_counters().loads - before.loads, 1);
+    EXPECT_GT(process_load_counters().seconds, before.seconds);
     for (const auto& h : handles) EXPECT_EQ(h.get(), handles[0].get());
     const auto stats = registry.stats();
     ASSERT_NE(find_stats(stats), nullptr);

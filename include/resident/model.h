@@ -116,6 +116,14 @@ class Model {
         const ModelSpec& options) const = 0;
 };
 
+// Models this process has loaded, through any registry (the shared one and
+// private ones alike), and the seconds those loads took. Thread-safe.
+struct LoadCounters {
+    int64_t loads = 0;
+    double seconds = 0;
+};
+LoadCounters process_load_counters();
+
 // Reads a model file's metadata without loading its weights. Errors: NotFound,
 // DataLoss (not GGUF, truncated, corrupt), InvalidArgument (unknown engine).
 Result<ModelInfo> inspect_model(const std::string& path, std::string_view engine = "llama");

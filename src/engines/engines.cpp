@@ -1,6 +1,7 @@
 #include "engines/engines.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "engines/llama/gguf_inspect.h"
 #include "engines/llama/llama_model.h"
@@ -8,11 +9,28 @@
 
 namespace resident {
 
+namespace {
+
+std::mutex g_counters_mu;
+LoadCounters g_counters;  // guarded by g_counters_mu
+
+}  // namespace
+
+LoadCounters process_load_counters() {
+    std::lock_guard lock(g_counters_mu);
+    return g_counters;
+}
+
 namespace internal {
 
 Result<std::shared_ptr<const Model>> load_model(const ModelSpec& spec) {
     if (spec.engine == "llama") {
         RESIDENT_ASSIGN_OR_RETURN(auto model, llama::LlamaModel::load(spec));
+        {
+            std::lock_guard lock(g_counters_mu);
+            ++g_counters.loads;
+            g_counters.seconds += model->load_seconds();
+        }
         return std::shared_ptr<const Model>(std::move(model));
     }
     return invalid_argument(
@@ -44,8 +62,8 @@ MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec) {
     e.kv_per_sequence = static_cast<uint64_t>(spec.ctx_size) * info.n_layer * info.n_head_kv *
                         (info.head_dim_k + info.head_dim_v) * 2;
     // Scratch of one decode call: logits of every output row, plus activations
-    // of a batch (about 16 floats per embedding element covers the FFN and
-    // attention temporaries of the architectures measured in docs/memory.md).
+    // of a batch (about 16 floats per embedding element, a margin over the FFN
+    // and attention temporaries of the llama and gemma3 graphs; docs/memory.md).
     const uint64_t batch = static_cast<uint64_t>(std::max(spec.batch_size, spec.parallel));
     e.compute = static_cast<uint64_t>(info.n_vocab) * 4 * batch +
                 batch * static_cast<uint64_t>(info.n_embd) * 4 * 16;
