@@ -1,0 +1,203 @@
+#include "jni/json_codec.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace resident::internal::jni {
+namespace {
+
+// Reads the fields of one JSON object into typed values, and names any field
+// left unread: a typo in an option is an error, not a silent default.
+class Fields {
+   public:
+    Fields(const json& j, std::string_view what) : j_(j), what_(what) {}
+
+    template <typename T>
+    Status read(const char* key, T& out) {
+        auto it = j_.find(key);
+        if (it == j_.end() || it->is_null()) return Status::ok();
+        seen_.push_back(key);
+        try {
+            if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+                if (!it->is_number_integer()) throw std::invalid_argument("not an integer");
+                const auto v = it->template get<int64_t>();
+                if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+                    (v > 0 && static_cast<uint64_t>(v) > std::numeric_limits<T>::max())) {
+                    throw std::out_of_range("out of range");
+                }
+                out = static_cast<T>(v);
+            } else {
+                out = it->template get<T>();
+            }
+        } catch (const std::exception&) {
+            return invalid_argument(
+                fmt::format("{} field '{}' has the wrong type: {}", what_, key, it->dump()));
+        }
+        return Status::ok();
+    }
+
+    Status no_others() const {
+        for (auto it = j_.begin(); it != j_.end(); ++it) {
+            if (std::find(seen_.begin(), seen_.end(), it.key()) == seen_.end() && !it->is_null()) {
+                return invalid_argument(fmt::format("unknown {} field '{}'", what_, it.key()));
+            }
+        }
+        return Status::ok();
+    }
+
+   private:
+    const json& j_;
+    std::string_view what_;
+    std::vector<std::string> seen_;
+};
+
+}  // namespace
+
+Result<json> parse_json(std::string_view text, std::string_view what) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return invalid_argument(fmt::format("{} is not valid JSON", what));
+    return j;
+}
+
+Result<ModelSpec> spec_from_json(const json& j) {
+    if (!j.is_object()) return invalid_argument("a model spec must be a JSON object");
+    ModelSpec s;
+    Fields f(j, "model spec");
+    std::string task, determinism;
+    RESIDENT_RETURN_IF_ERROR(f.read("source", s.source));
+    RESIDENT_RETURN_IF_ERROR(f.read("engine", s.engine));
+    RESIDENT_RETURN_IF_ERROR(f.read("task", task));
+    RESIDENT_RETURN_IF_ERROR(f.read("use_mmap", s.use_mmap));
+    RESIDENT_RETURN_IF_ERROR(f.read("repack", s.repack));
+    RESIDENT_RETURN_IF_ERROR(f.read("gpu_layers", s.gpu_layers));
+    RESIDENT_RETURN_IF_ERROR(f.read("ctx_size", s.ctx_size));
+    RESIDENT_RETURN_IF_ERROR(f.read("threads", s.threads));
+    RESIDENT_RETURN_IF_ERROR(f.read("batch_size", s.batch_size));
+    RESIDENT_RETURN_IF_ERROR(f.read("parallel", s.parallel));
+    RESIDENT_RETURN_IF_ERROR(f.read("queue_capacity", s.queue_capacity));
+    RESIDENT_RETURN_IF_ERROR(f.read("determinism", determinism));
+    RESIDENT_RETURN_IF_ERROR(f.read("seed", s.seed));
+    RESIDENT_RETURN_IF_ERROR(f.read("memory_limit_bytes", s.memory_limit_bytes));
+    RESIDENT_RETURN_IF_ERROR(f.no_others());
+    if (!task.empty()) {
+        RESIDENT_ASSIGN_OR_RETURN(s.task, parse_task(task));
+    }
+    if (!determinism.empty()) {
+        RESIDENT_ASSIGN_OR_RETURN(s.determinism, parse_determinism(determinism));
+    }
+    RESIDENT_RETURN_IF_ERROR(s.validate());
+    return s;
+}
+
+Result<GenerationRequest> request_from_json(const json& j) {
+    if (!j.is_object()) return invalid_argument("a generation request must be a JSON object");
+    GenerationRequest r;
+    Fields f(j, "request");
+    json messages;
+    std::string system_prompt, row_key;
+    uint64_t seed = 0;
+    bool has_seed = j.contains("seed") && !j["seed"].is_null();
+    RESIDENT_RETURN_IF_ERROR(f.read("prompt", r.prompt));
+    RESIDENT_RETURN_IF_ERROR(f.read("messages", messages));
+    RESIDENT_RETURN_IF_ERROR(f.read("system_prompt", system_prompt));
+    RESIDENT_RETURN_IF_ERROR(f.read("row_key", row_key));
+    RESIDENT_RETURN_IF_ERROR(f.read("max_tokens", r.sampling.max_tokens));
+    RESIDENT_RETURN_IF_ERROR(f.read("temperature", r.sampling.temperature));
+    RESIDENT_RETURN_IF_ERROR(f.read("top_k", r.sampling.top_k));
+    RESIDENT_RETURN_IF_ERROR(f.read("top_p", r.sampling.top_p));
+    RESIDENT_RETURN_IF_ERROR(f.read("min_p", r.sampling.min_p));
+    RESIDENT_RETURN_IF_ERROR(f.read("seed", seed));
+    RESIDENT_RETURN_IF_ERROR(f.read("stop", r.sampling.stop));
+    RESIDENT_RETURN_IF_ERROR(f.read("ignore_eos", r.sampling.ignore_eos));
+    RESIDENT_RETURN_IF_ERROR(f.no_others());
+    if (has_seed) r.sampling.seed = seed;
+    if (j.contains("system_prompt") && !j["system_prompt"].is_null()) {
+        r.system_prompt = system_prompt;
+    }
+    if (j.contains("row_key") && !j["row_key"].is_null()) r.row_key = row_key;
+    if (!messages.is_null()) {
+        if (!messages.is_array())
+            return invalid_argument("request field 'messages' must be an array");
+        for (const auto& m : messages) {
+            if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
+                !m["role"].is_string() || !m["content"].is_string()) {
+                return invalid_argument(
+                    "each chat message needs a string 'role' and a string 'content'");
+            }
+            r.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+        }
+    }
+    return r;
+}
+
+json to_json(const Generation& g) {
+    return {{"text", g.text},
+            {"prompt_tokens", g.prompt_tokens},
+            {"completion_tokens", g.completion_tokens},
+            {"finish_reason", finish_reason_name(g.finish_reason)},
+            {"seed", g.seed},
+            {"prompt_seconds", g.prompt_seconds},
+            {"generation_seconds", g.generation_seconds}};
+}
+
+json to_json(const Status& s) {
+    return {{"code", status_code_name(s.code())}, {"message", s.message()}};
+}
+
+json to_json(const ModelInfo& i) {
+    return {{"path", i.path},
+            {"file_bytes", i.file_bytes},
+            {"split_count", i.split_count},
+            {"architecture", i.architecture},
+            {"name", i.name},
+            {"quantization", i.quantization},
+            {"n_params", i.n_params},
+            {"n_ctx_train", i.n_ctx_train},
+            {"n_embd", i.n_embd},
+            {"n_layer", i.n_layer},
+            {"n_vocab", i.n_vocab},
+            {"has_chat_template", !i.chat_template.empty()}};
+}
+
+json to_json(const MemoryEstimate& m, int32_t sequences) {
+    return {{"weights", m.weights},
+            {"weights_private", m.weights_private},
+            {"kv_per_sequence", m.kv_per_sequence},
+            {"compute", m.compute},
+            {"sequences", sequences},
+            {"private_total", m.private_total(sequences)},
+            {"total", m.total(sequences)}};
+}
+
+json to_json(const ModelStats& s) {
+    const auto last_use =
+        std::chrono::duration_cast<std::chrono::milliseconds>(s.last_use.time_since_epoch())
+            .count();
+    return {{"key", s.key},
+            {"path", s.path},
+            {"loads", s.loads},
+            {"failed_loads", s.failed_loads},
+            {"load_seconds", s.load_seconds},
+            {"loaded_bytes", s.loaded_bytes},
+            {"handles", s.handles},
+            {"resident", s.resident},
+            {"last_use_epoch_ms", last_use}};
+}
+
+json to_json(const BatchEngineStats& s) {
+    return {{"submitted", s.submitted},
+            {"completed", s.completed},
+            {"failed", s.failed},
+            {"decode_calls", s.decode_calls},
+            {"prompt_tokens", s.prompt_tokens},
+            {"generated_tokens", s.generated_tokens},
+            {"max_in_flight", s.max_in_flight}};
+}
+
+}  // namespace resident::internal::jni

@@ -1,0 +1,329 @@
+// The JNI shim of dev.resident.internal.NativeBridge: the only file that
+// includes jni.h. Every entry point runs its body inside `guarded`, which
+// turns a failed Status or any C++ exception into a Java ResidentException,
+// so nothing native ever unwinds into the JVM or aborts it.
+//
+// Documents cross as UTF-8 JSON in byte arrays (json_codec.h); handles cross
+// as jlong pointers to the small structs below, which the Java side frees
+// exactly once (its AutoCloseable wrappers and Cleaners guarantee that).
+#include <fmt/format.h>
+#include <jni.h>
+
+#include <future>
+#include <memory>
+#include <new>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "jni/json_codec.h"
+#include "resident/memory.h"
+#include "resident/registry.h"
+#include "resident/version.h"
+
+namespace resident::internal::jni {
+namespace {
+
+constexpr const char* kExceptionClass = "dev/resident/ResidentException";
+
+// A model held from the JVM. `own` is set for a private load (the
+// per-partition strategy): that copy is freed with the last reference,
+// instead of staying resident in the process-wide registry.
+struct ModelRef {
+    std::unique_ptr<Registry> own;
+    ModelHandle model;
+};
+
+struct PredictorRef {
+    ModelHandle model;  // keeps the weights alive while the predictor lives
+    std::unique_ptr<Predictor> predictor;
+};
+
+struct EngineRef {
+    ModelHandle model;
+    std::unique_ptr<BatchEngine> engine;
+};
+
+// Raised inside a guarded body to leave it with a Status.
+struct StatusError {
+    Status status;
+};
+
+template <typename T>
+T value_or_throw(Result<T> r) {
+    if (!r.is_ok()) throw StatusError{r.status()};
+    return std::move(r).value();
+}
+
+void throw_java(JNIEnv* env, std::string_view code, std::string_view message) {
+    if (env->ExceptionCheck()) return;  // one pending exception is enough
+    jclass cls = env->FindClass(kExceptionClass);
+    if (cls == nullptr) return;  // NoClassDefFoundError is pending
+    jmethodID ctor = env->GetMethodID(cls, "<init>", "(Ljava/lang/String;[B)V");
+    if (ctor == nullptr) return;
+    jstring jcode = env->NewStringUTF(std::string(code).c_str());
+    jbyteArray jmsg = env->NewByteArray(static_cast<jsize>(message.size()));
+    if (jcode == nullptr || jmsg == nullptr) return;  // OutOfMemoryError is pending
+    env->SetByteArrayRegion(jmsg, 0, static_cast<jsize>(message.size()),
+                            reinterpret_cast<const jbyte*>(message.data()));
+    auto ex = static_cast<jthrowable>(env->NewObject(cls, ctor, jcode, jmsg));
+    if (ex != nullptr) env->Throw(ex);
+}
+
+// Runs `body`; on any failure throws the Java exception and returns `fallback`
+// (which the JVM ignores, as an exception is pending).
+template <typename R, typename F>
+R guarded(JNIEnv* env, R fallback, F&& body) {
+    try {
+        return body();
+    } catch (const StatusError& e) {
+        throw_java(env, status_code_name(e.status.code()), e.status.message());
+    } catch (const std::bad_alloc&) {
+        throw_java(env, "resource_exhausted", "native code ran out of memory");
+    } catch (const std::exception& e) {
+        throw_java(env, "internal", fmt::format("native code failed: {}", e.what()));
+    } catch (...) {
+        throw_java(env, "internal", "native code failed with an unknown exception");
+    }
+    return fallback;
+}
+
+std::string bytes_of(JNIEnv* env, jbyteArray array, std::string_view what) {
+    if (array == nullptr) throw StatusError{invalid_argument(fmt::format("{} is null", what))};
+    const jsize n = env->GetArrayLength(array);
+    std::string out(static_cast<size_t>(n), '\0');
+    env->GetByteArrayRegion(array, 0, n, reinterpret_cast<jbyte*>(out.data()));
+    return out;
+}
+
+jbyteArray to_bytes(JNIEnv* env, const json& j) {
+    // Replace, not throw, on invalid UTF-8: text from the model is already
+    // valid, and a diagnostic string must never fail to cross.
+    const std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    jbyteArray out = env->NewByteArray(static_cast<jsize>(s.size()));
+    if (out == nullptr) throw std::bad_alloc();
+    env->SetByteArrayRegion(out, 0, static_cast<jsize>(s.size()),
+                            reinterpret_cast<const jbyte*>(s.data()));
+    return out;
+}
+
+json json_arg(JNIEnv* env, jbyteArray array, std::string_view what) {
+    return value_or_throw(parse_json(bytes_of(env, array, what), what));
+}
+
+ModelSpec spec_arg(JNIEnv* env, jbyteArray array) {
+    return value_or_throw(spec_from_json(json_arg(env, array, "model spec")));
+}
+
+template <typename T>
+T& ref(jlong handle, std::string_view what) {
+    if (handle == 0) {
+        throw StatusError{failed_precondition(fmt::format("the {} is closed", what))};
+    }
+    return *reinterpret_cast<T*>(handle);
+}
+
+json result_json(const Result<Generation>& r) {
+    if (r.is_ok()) return to_json(*r);
+    return {{"error", to_json(r.status())}};
+}
+
+}  // namespace
+}  // namespace resident::internal::jni
+
+using namespace resident;
+using namespace resident::internal::jni;
+
+extern "C" {
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_version(JNIEnv* env, jclass) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        return to_bytes(env, {{"resident", RESIDENT_VERSION},
+                              {"llama_cpp", RESIDENT_LLAMA_CPP_VERSION},
+                              {"llama_cpp_commit", RESIDENT_LLAMA_CPP_COMMIT}});
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_acquire(JNIEnv* env, jclass,
+                                                                        jbyteArray spec_json) {
+    return guarded<jlong>(env, 0, [&] {
+        const ModelSpec spec = spec_arg(env, spec_json);
+        auto ref = std::make_unique<ModelRef>();
+        ref->model = value_or_throw(Registry::global().acquire(spec));
+        return reinterpret_cast<jlong>(ref.release());
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_loadPrivate(JNIEnv* env, jclass,
+                                                                            jbyteArray spec_json) {
+    return guarded<jlong>(env, 0, [&] {
+        const ModelSpec spec = spec_arg(env, spec_json);
+        auto ref = std::make_unique<ModelRef>();
+        ref->own = std::make_unique<Registry>();
+        ref->model = value_or_throw(ref->own->acquire(spec));
+        return reinterpret_cast<jlong>(ref.release());
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_releaseModel(JNIEnv* env, jclass,
+                                                                            jlong handle) {
+    guarded<int>(env, 0, [&] {
+        delete reinterpret_cast<ModelRef*>(handle);
+        return 0;
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_modelInfo(
+    JNIEnv* env, jclass, jlong handle, jbyteArray spec_json) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        const Model& model = *ref<ModelRef>(handle, "model").model;
+        const ModelSpec spec = spec_arg(env, spec_json);
+        const int32_t sequences = spec.parallel;
+        return to_bytes(env, {{"info", to_json(model.info())},
+                              {"memory", to_json(estimate_memory(model.info(), spec), sequences)},
+                              {"load_seconds", model.load_seconds()},
+                              {"loaded_bytes", model.loaded_bytes()}});
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_inspect(JNIEnv* env, jclass,
+                                                                             jbyteArray spec_json) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        const ModelSpec spec = spec_arg(env, spec_json);
+        Registry& registry = Registry::global();
+        const std::string path =
+            value_or_throw(registry.cache().resolve(spec.source, registry.catalog()));
+        const ModelInfo info = value_or_throw(inspect_model(path, spec.engine));
+        return to_bytes(env, {{"info", to_json(info)},
+                              {"memory", to_json(estimate_memory(info, spec), spec.parallel)}});
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_resolve(JNIEnv* env, jclass,
+                                                                             jbyteArray source) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        Registry& registry = Registry::global();
+        const std::string path = value_or_throw(
+            registry.cache().resolve(bytes_of(env, source, "model source"), registry.catalog()));
+        return to_bytes(env, path);
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_registryStats(JNIEnv* env,
+                                                                                   jclass) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        Registry& registry = Registry::global();
+        json models = json::array();
+        for (const ModelStats& s : registry.stats()) models.push_back(to_json(s));
+        const LoadCounters process = process_load_counters();
+        return to_bytes(env, {{"loads", registry.total_loads()},
+                              {"load_seconds", registry.total_load_seconds()},
+                              {"process_loads", process.loads},
+                              {"process_load_seconds", process.seconds},
+                              {"peak_rss_bytes", peak_rss_bytes()},
+                              {"rss_bytes", current_rss_bytes()},
+                              {"models", models}});
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_shutdown(JNIEnv* env, jclass) {
+    guarded<int>(env, 0, [&] {
+        Registry::global().shutdown();
+        return 0;
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createPredictor(
+    JNIEnv* env, jclass, jlong model_handle, jbyteArray spec_json) {
+    return guarded<jlong>(env, 0, [&] {
+        const ModelHandle& model = ref<ModelRef>(model_handle, "model").model;
+        const ModelSpec spec = spec_arg(env, spec_json);
+        auto p = std::make_unique<PredictorRef>();
+        p->model = model;
+        p->predictor = value_or_throw(model->create_predictor(spec));
+        return reinterpret_cast<jlong>(p.release());
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_predictorGenerate(
+    JNIEnv* env, jclass, jlong handle, jbyteArray request_json) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        Predictor& predictor = *ref<PredictorRef>(handle, "predictor").predictor;
+        const json j = json_arg(env, request_json, "generation request");
+        auto request = request_from_json(j);
+        if (!request.is_ok()) return to_bytes(env, result_json(request.status()));
+        return to_bytes(env, result_json(predictor.generate(*request)));
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closePredictor(JNIEnv* env, jclass,
+                                                                              jlong handle) {
+    guarded<int>(env, 0, [&] {
+        delete reinterpret_cast<PredictorRef*>(handle);
+        return 0;
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createEngine(JNIEnv* env, jclass,
+                                                                             jlong model_handle,
+                                                                             jbyteArray spec_json) {
+    return guarded<jlong>(env, 0, [&] {
+        const ModelHandle& model = ref<ModelRef>(model_handle, "model").model;
+        const ModelSpec spec = spec_arg(env, spec_json);
+        auto e = std::make_unique<EngineRef>();
+        e->model = model;
+        e->engine = value_or_throw(model->create_batch_engine(spec));
+        return reinterpret_cast<jlong>(e.release());
+    });
+}
+
+// Submits every request of the JSON array (blocking while the engine's queue
+// is full), then waits for all: the results come back in the same order.
+// Several JVM threads call this at once; the engine batches them together.
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineGenerate(
+    JNIEnv* env, jclass, jlong handle, jbyteArray requests_json) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        BatchEngine& engine = *ref<EngineRef>(handle, "batch engine").engine;
+        const json requests = json_arg(env, requests_json, "generation requests");
+        if (!requests.is_array()) {
+            throw StatusError{invalid_argument("generation requests must be a JSON array")};
+        }
+        std::vector<std::variant<Status, std::future<Result<Generation>>>> pending;
+        pending.reserve(requests.size());
+        for (const json& j : requests) {
+            auto request = request_from_json(j);
+            if (request.is_ok()) {
+                pending.emplace_back(engine.submit(std::move(request).value()));
+            } else {
+                pending.emplace_back(request.status());
+            }
+        }
+        json out = json::array();
+        for (auto& p : pending) {
+            if (auto* st = std::get_if<Status>(&p)) {
+                out.push_back(result_json(*st));
+            } else {
+                out.push_back(result_json(std::get<1>(p).get()));
+            }
+        }
+        return to_bytes(env, out);
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineStats(JNIEnv* env,
+                                                                                 jclass,
+                                                                                 jlong handle) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        return to_bytes(env, to_json(ref<EngineRef>(handle, "batch engine").engine->stats()));
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeEngine(JNIEnv* env, jclass,
+                                                                           jlong handle) {
+    guarded<int>(env, 0, [&] {
+        delete reinterpret_cast<EngineRef*>(handle);
+        return 0;
+    });
+}
+
+}  // extern "C"
