@@ -36,6 +36,26 @@ void route_log(ggml_log_level level, const char* text, void* /*user_data*/) {
     if (!line.empty()) log.debug("llama.cpp: {}", line);
 }
 
+// ggml builds some tables on first use, in function-local statics: the CPU
+// backend's list of extra buffer types, which every model load reads, is one.
+// Their initialisation is thread-safe, but the tsan build leaves ggml
+// uninstrumented, so TSan cannot see its guards and reports two concurrent
+// first loads as a race. Building the tables here, inside call_once, makes
+// every later reader visibly happen after, in every build.
+void build_lazy_tables() {
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        ggml_backend_dev_buffer_type(dev);
+        auto extra_bufts =
+            reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(ggml_backend_reg_get_proc_address(
+                ggml_backend_dev_backend_reg(dev), "ggml_backend_dev_get_extra_bufts"));
+        if (extra_bufts == nullptr) continue;
+        for (ggml_backend_buffer_type_t* b = extra_bufts(dev); b != nullptr && *b != nullptr; ++b) {
+            ggml_backend_buft_name(*b);
+        }
+    }
+}
+
 }  // namespace
 
 void ensure_backend() {
@@ -59,6 +79,7 @@ void ensure_backend() {
         }
 #endif
         llama_backend_init();
+        build_lazy_tables();
     });
 }
 
