@@ -1,0 +1,107 @@
+package dev.resident;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * The result of one request: the completion and its counts, or the error that explains why there is
+ * none (a bad row fails alone; the others complete).
+ */
+public final class Generation {
+  private final String text;
+  private final int promptTokens;
+  private final int completionTokens;
+  private final String finishReason;
+  private final long seed;
+  private final double promptSeconds;
+  private final double generationSeconds;
+  private final ResidentException error;
+
+  private Generation(
+      String text,
+      int promptTokens,
+      int completionTokens,
+      String finishReason,
+      long seed,
+      double promptSeconds,
+      double generationSeconds,
+      ResidentException error) {
+    this.text = text;
+    this.promptTokens = promptTokens;
+    this.completionTokens = completionTokens;
+    this.finishReason = finishReason;
+    this.seed = seed;
+    this.promptSeconds = promptSeconds;
+    this.generationSeconds = generationSeconds;
+    this.error = error;
+  }
+
+  static Generation fromJson(JsonNode j) {
+    JsonNode err = j.get("error");
+    if (err != null && !err.isNull()) {
+      return failed(
+          new ResidentException(
+              ResidentException.parseCode(err.path("code").asText()),
+              err.path("message").asText()));
+    }
+    return new Generation(
+        j.path("text").asText(),
+        j.path("prompt_tokens").asInt(),
+        j.path("completion_tokens").asInt(),
+        j.path("finish_reason").asText(),
+        j.path("seed").asLong(),
+        j.path("prompt_seconds").asDouble(),
+        j.path("generation_seconds").asDouble(),
+        null);
+  }
+
+  /** A result that holds only an error. */
+  public static Generation failed(ResidentException error) {
+    return new Generation(null, 0, 0, null, 0, 0, 0, error);
+  }
+
+  public boolean isOk() {
+    return error == null;
+  }
+
+  /** The generated text (valid UTF-8), or null when the request failed. */
+  public String text() {
+    return text;
+  }
+
+  public int promptTokens() {
+    return promptTokens;
+  }
+
+  public int completionTokens() {
+    return completionTokens;
+  }
+
+  /** {@code stop}, {@code length} or {@code context}; null when the request failed. */
+  public String finishReason() {
+    return finishReason;
+  }
+
+  /** The seed the sampler used. */
+  public long seed() {
+    return seed;
+  }
+
+  public double promptSeconds() {
+    return promptSeconds;
+  }
+
+  public double generationSeconds() {
+    return generationSeconds;
+  }
+
+  /** Why the request failed, or null. */
+  public ResidentException error() {
+    return error;
+  }
+
+  /** The text, or throws the request's error. */
+  public String textOrThrow() {
+    if (error != null) throw error;
+    return text;
+  }
+}

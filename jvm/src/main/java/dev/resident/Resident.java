@@ -1,0 +1,134 @@
+package dev.resident;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.internal.Json;
+import dev.resident.internal.NativeBridge;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The process-wide entry point: resident models (loaded once per JVM, single-flight, counted by the
+ * native registry) and one batch engine per model and options. All methods are thread-safe. A JVM
+ * shutdown hook closes every engine and frees every model.
+ */
+public final class Resident {
+  private static final Map<ModelSpec, Served> ENGINES = new ConcurrentHashMap<>();
+  private static final Map<ModelSpec, Model> SHARED = new ConcurrentHashMap<>();
+  private static volatile boolean hookInstalled;
+
+  /** A model and the engine serving it, kept together for the life of the JVM. */
+  private record Served(Model model, BatchEngine engine) {}
+
+  private Resident() {}
+
+  private static void init() {
+    NativeBridge.ensureLoaded();
+    if (hookInstalled) return;
+    synchronized (Resident.class) {
+      if (hookInstalled) return;
+      Runtime.getRuntime().addShutdownHook(new Thread(Resident::shutdown, "resident-shutdown"));
+      hookInstalled = true;
+    }
+  }
+
+  /**
+   * A handle to the resident model for {@code spec}, loading it on first use; concurrent first
+   * calls do one load. Close the handle when done; the model stays resident.
+   *
+   * @throws ResidentException NOT_FOUND (no such file or catalog name), DATA_LOSS (corrupt file),
+   *     RESOURCE_EXHAUSTED (not enough memory), INVALID_ARGUMENT (bad spec), UNAVAILABLE (the model
+   *     could not be fetched)
+   */
+  public static Model model(ModelSpec spec) {
+    init();
+    return new Model(spec, NativeBridge.acquire(Json.write(spec.toMap())));
+  }
+
+  /** A private copy of the model, freed when closed: the per-partition strategy. */
+  public static Model loadPrivate(ModelSpec spec) {
+    init();
+    return new Model(spec, NativeBridge.loadPrivate(Json.write(spec.toMap())));
+  }
+
+  /**
+   * The batch engine of this JVM for {@code spec} (model and context options), created on first
+   * use. Every thread that asks for the same spec gets the same engine, so all of them share its
+   * decode calls. Do not close it: {@link #shutdown()} does.
+   */
+  public static BatchEngine engine(ModelSpec spec) {
+    init();
+    return ENGINES
+        .computeIfAbsent(
+            spec,
+            s -> {
+              Model m = model(s);
+              try {
+                return new Served(m, m.newBatchEngine(s));
+              } catch (RuntimeException e) {
+                m.close();
+                throw e;
+              }
+            })
+        .engine();
+  }
+
+  /**
+   * A handle to the resident model for {@code spec} that this JVM keeps open until {@link
+   * #shutdown()}: for callers that create predictors from many threads. Do not close it.
+   */
+  public static Model sharedModel(ModelSpec spec) {
+    init();
+    return SHARED.computeIfAbsent(spec, Resident::model);
+  }
+
+  /**
+   * Loads, load seconds and, per model, loads, bytes, handles and last use, from the native
+   * registry of this process.
+   */
+  public static JsonNode stats() {
+    init();
+    return Json.read(NativeBridge.registryStats());
+  }
+
+  /** Model loads in this process so far (the engine's own counter). */
+  public static long loads() {
+    return stats().path("loads").asLong();
+  }
+
+  /** Metadata and the memory estimate of a model without loading it. */
+  public static JsonNode inspect(ModelSpec spec) {
+    init();
+    return Json.read(NativeBridge.inspect(Json.write(spec.toMap())));
+  }
+
+  /**
+   * The local file of a model source: a path as is, a catalog name pulled (once) into the cache.
+   */
+  public static String resolve(String source) {
+    init();
+    return Json.read(NativeBridge.resolve(source.getBytes(StandardCharsets.UTF_8))).asText();
+  }
+
+  /** Resident's version and the pinned llama.cpp's. */
+  public static JsonNode version() {
+    init();
+    return Json.read(NativeBridge.version());
+  }
+
+  /** Closes every engine and frees every model no handle still holds. Idempotent. */
+  public static synchronized void shutdown() {
+    List<Served> served = new ArrayList<>(ENGINES.values());
+    ENGINES.clear();
+    for (Served s : served) {
+      s.engine().close();
+      s.model().close();
+    }
+    List<Model> shared = new ArrayList<>(SHARED.values());
+    SHARED.clear();
+    for (Model m : shared) m.close();
+    NativeBridge.shutdown();
+  }
+}

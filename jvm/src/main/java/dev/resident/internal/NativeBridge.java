@@ -1,0 +1,55 @@
+package dev.resident.internal;
+
+/**
+ * The native entry points (src/jni/resident_jni.cpp). Documents cross as UTF-8 JSON; handles as
+ * pointers that the public wrappers free exactly once. Every method throws {@link
+ * dev.resident.ResidentException} on failure; none aborts the JVM. Use the public API in {@code
+ * dev.resident} instead of calling these.
+ */
+public final class NativeBridge {
+  static {
+    NativeLoader.load();
+  }
+
+  private NativeBridge() {}
+
+  /** Makes sure the library is loaded (a no-op after the first call). */
+  public static void ensureLoaded() {}
+
+  public static native byte[] version();
+
+  /** The process-wide resident model for the spec; loads it on first use (single-flight). */
+  public static native long acquire(byte[] specJson);
+
+  /** A private copy of the model, freed with its handle (the per-partition strategy). */
+  public static native long loadPrivate(byte[] specJson);
+
+  public static native void releaseModel(long model);
+
+  public static native byte[] modelInfo(long model, byte[] specJson);
+
+  /** Metadata and memory estimate of a model without loading it (a catalog name is pulled). */
+  public static native byte[] inspect(byte[] specJson);
+
+  /** The local path of a model source: a path as is, a catalog name pulled into the cache. */
+  public static native byte[] resolve(byte[] source);
+
+  public static native byte[] registryStats();
+
+  public static native void shutdown();
+
+  public static native long createPredictor(long model, byte[] specJson);
+
+  public static native byte[] predictorGenerate(long predictor, byte[] requestJson);
+
+  public static native void closePredictor(long predictor);
+
+  public static native long createEngine(long model, byte[] specJson);
+
+  /** Submits a JSON array of requests and waits for all; results in the same order. */
+  public static native byte[] engineGenerate(long engine, byte[] requestsJson);
+
+  public static native byte[] engineStats(long engine);
+
+  public static native void closeEngine(long engine);
+}

@@ -1,0 +1,84 @@
+package dev.resident.spark;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.BatchEngine;
+import dev.resident.Model;
+import dev.resident.ModelSpec;
+import dev.resident.Resident;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import org.apache.spark.SparkFiles;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The models and batch engines this executor JVM holds for Spark jobs: created by the first task
+ * that needs one (the others wait for it), kept for the life of the JVM, released by {@link
+ * Resident}'s shutdown hook. Thread-safe.
+ */
+final class ExecutorModels {
+  private static final Logger LOG = LoggerFactory.getLogger(ExecutorModels.class);
+  private static final Map<ModelSpec, Model> MODELS = new ConcurrentHashMap<>();
+  private static final Map<ModelSpec, BatchEngine> ENGINES = new ConcurrentHashMap<>();
+
+  private ExecutorModels() {}
+
+  /**
+   * Where this executor finds the model: a file shipped with the job ({@code --files}, {@code
+   * addFile}) by its name, else the value as given (a path, or a catalog name that the engine pulls
+   * into this node's model cache, once per node under a file lock).
+   */
+  static String locate(String model) {
+    if (!Files.exists(Paths.get(model)) && !model.contains(File.separator)) {
+      try {
+        String shipped = SparkFiles.get(model);
+        if (new File(shipped).isFile()) return shipped;
+      } catch (RuntimeException e) {
+        // No SparkEnv (not in a task) or no such file: fall through.
+      }
+    }
+    return model;
+  }
+
+  /** The batch engine of this JVM for the spec (strategy shared-batched). */
+  static BatchEngine engine(ModelSpec spec) {
+    return ENGINES.computeIfAbsent(spec, s -> logLoad(s, () -> Resident.engine(s)));
+  }
+
+  /** The resident model of this JVM for the spec (strategy shared). */
+  static Model model(ModelSpec spec) {
+    return MODELS.computeIfAbsent(spec, s -> logLoad(s, () -> Resident.sharedModel(s)));
+  }
+
+  /** A private copy for one task (strategy per-partition); the caller closes it. */
+  static Model privateModel(ModelSpec spec) {
+    return logLoad(spec, () -> Resident.loadPrivate(spec));
+  }
+
+  /**
+   * Runs {@code open} and logs {@code loaded <model> in <s> on executor <id>} when it loaded a
+   * model, as told by the engine's own load counter.
+   */
+  private static <T> T logLoad(ModelSpec spec, Supplier<T> open) {
+    JsonNode before = Resident.stats();
+    T opened = open.get();
+    JsonNode after = Resident.stats();
+    long loads = after.path("process_loads").asLong() - before.path("process_loads").asLong();
+    if (loads > 0) {
+      double seconds =
+          after.path("process_load_seconds").asDouble()
+              - before.path("process_load_seconds").asDouble();
+      LOG.info(
+          "loaded {} in {} s on executor {}",
+          spec.source(),
+          String.format(Locale.ROOT, "%.2f", seconds),
+          ExecutorResources.executorId());
+    }
+    return opened;
+  }
+}

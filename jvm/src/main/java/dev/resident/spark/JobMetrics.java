@@ -1,0 +1,119 @@
+package dev.resident.spark;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.spark.SparkContext;
+import org.apache.spark.util.CollectionAccumulator;
+
+/**
+ * The metrics of one {@link TextGenerator#transform}: every task's {@link TaskReport}, summed per
+ * executor on the driver. As with any Spark accumulator, a result computed twice (two actions on an
+ * uncached result, a retried task) reports twice; {@link ResidentJob} runs one action.
+ */
+public final class JobMetrics implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final CollectionAccumulator<TaskReport> reports;
+
+  private JobMetrics(CollectionAccumulator<TaskReport> reports) {
+    this.reports = reports;
+  }
+
+  static JobMetrics register(SparkContext sc) {
+    return new JobMetrics(sc.collectionAccumulator("resident.tasks"));
+  }
+
+  void add(TaskReport r) {
+    reports.add(r);
+  }
+
+  /** The task reports received so far. */
+  public List<TaskReport> tasks() {
+    return new ArrayList<>(reports.value());
+  }
+
+  /** Totals of one executor. */
+  public static final class ExecutorTotals {
+    public String executorId;
+    public int tasks;
+
+    /** Model loads in this job: the engine's counter at the last task end minus the first start. */
+    public long loads;
+
+    public double loadSeconds;
+    public long rowsOk;
+    public long rowsFailed;
+    public long tokensIn;
+    public long tokensOut;
+
+    /** Peak resident memory of the executor process (JVM and native), as of its last task. */
+    public long peakRssBytes;
+
+    /** As a map, for JSON summaries. */
+    public Map<String, Object> toMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("executor_id", executorId);
+      m.put("tasks", tasks);
+      m.put("model_loads", loads);
+      m.put("load_seconds", loadSeconds);
+      m.put("rows_ok", rowsOk);
+      m.put("rows_failed", rowsFailed);
+      m.put("tokens_in", tokensIn);
+      m.put("tokens_out", tokensOut);
+      m.put("peak_rss_bytes", peakRssBytes);
+      return m;
+    }
+  }
+
+  /** Totals per executor id, in id order. */
+  public Map<String, ExecutorTotals> perExecutor() {
+    Map<String, long[]> loadRange = new TreeMap<>();
+    Map<String, double[]> secondsRange = new TreeMap<>();
+    Map<String, ExecutorTotals> out = new TreeMap<>();
+    for (TaskReport r : tasks()) {
+      ExecutorTotals t = out.computeIfAbsent(r.executorId, k -> new ExecutorTotals());
+      t.executorId = r.executorId;
+      t.tasks++;
+      t.rowsOk += r.rowsOk;
+      t.rowsFailed += r.rowsFailed;
+      t.tokensIn += r.tokensIn;
+      t.tokensOut += r.tokensOut;
+      t.peakRssBytes = Math.max(t.peakRssBytes, r.peakRssBytes);
+      long[] lr = loadRange.computeIfAbsent(r.executorId, k -> new long[] {Long.MAX_VALUE, 0});
+      lr[0] = Math.min(lr[0], r.loadsBefore);
+      lr[1] = Math.max(lr[1], r.loadsAfter);
+      double[] sr =
+          secondsRange.computeIfAbsent(r.executorId, k -> new double[] {Double.MAX_VALUE, 0});
+      sr[0] = Math.min(sr[0], r.loadSecondsBefore);
+      sr[1] = Math.max(sr[1], r.loadSecondsAfter);
+    }
+    for (ExecutorTotals t : out.values()) {
+      long[] lr = loadRange.get(t.executorId);
+      double[] sr = secondsRange.get(t.executorId);
+      t.loads = lr[1] - lr[0];
+      t.loadSeconds = sr[1] - sr[0];
+    }
+    return out;
+  }
+
+  /** Sums over all executors. */
+  public ExecutorTotals total() {
+    ExecutorTotals all = new ExecutorTotals();
+    all.executorId = "all";
+    for (ExecutorTotals t : perExecutor().values()) {
+      all.tasks += t.tasks;
+      all.loads += t.loads;
+      all.loadSeconds += t.loadSeconds;
+      all.rowsOk += t.rowsOk;
+      all.rowsFailed += t.rowsFailed;
+      all.tokensIn += t.tokensIn;
+      all.tokensOut += t.tokensOut;
+      all.peakRssBytes = Math.max(all.peakRssBytes, t.peakRssBytes);
+    }
+    return all;
+  }
+}

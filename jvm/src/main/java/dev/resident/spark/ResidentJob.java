@@ -1,0 +1,272 @@
+package dev.resident.spark;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.monotonically_increasing_id;
+
+import dev.resident.internal.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The ready job: prompts in, completions out, for users who write no code.
+ *
+ * <pre>
+ * spark-submit --class dev.resident.spark.ResidentJob resident-spark_2.13-0.1.0.jar \
+ *   --model smollm2-135m-instruct --input prompts.jsonl --output completions.jsonl \
+ *   [--strategy shared-batched|shared|per-partition] [--partitions P] [--max-tokens N]
+ *   [--seed N] [--summary summary.json]
+ * </pre>
+ *
+ * Run with {@code --help} for every option. Exit code 0 when the job ran (rows that failed have
+ * their error in the error column), 2 for a usage error, 1 when the job failed.
+ */
+public final class ResidentJob {
+  private ResidentJob() {}
+
+  /** The command line. */
+  static final class Options {
+    String model;
+    String input;
+    String output;
+    String inputFormat;
+    String format;
+    String strategy = Strategy.SHARED_BATCHED.label();
+    int partitions = 0;
+    int maxTokens = 128;
+    long seed = 42;
+    double temperature = 0;
+    int parallel = 8;
+    int threads = 0;
+    int ctxSize = 2048;
+    String promptCol = "prompt";
+    String idCol = "";
+    String systemPrompt = "";
+    boolean chat;
+    String determinism = "batched";
+    String summary;
+  }
+
+  static final String USAGE =
+      String.join(
+          "\n",
+          "usage: spark-submit --class dev.resident.spark.ResidentJob <jar> --model M --input PATH"
+              + " --output PATH [options]",
+          "  --model M            catalog name, .gguf path on every node, or a --files name",
+          "  --input PATH         .jsonl/.json, .csv or .parquet (or --input-format)",
+          "  --output PATH        .jsonl/.json, .parquet or .csv (or --format); a Spark folder",
+          "  --strategy S         shared-batched (default), shared or per-partition",
+          "  --partitions P       repartition the input into P partitions, keeping row order",
+          "  --max-tokens N       tokens per completion (128)",
+          "  --seed N             base seed, mixed with each row's key (42)",
+          "  --temperature T      0 = greedy (0)",
+          "  --parallel N         sequences in flight per executor (8)",
+          "  --threads N          compute threads per executor (0 = its cores)",
+          "  --ctx-size N         tokens of context per sequence (2048)",
+          "  --prompt-col C       input column of prompts (prompt)",
+          "  --id-col C           column that keys each row's seed (default: the prompt)",
+          "  --chat               render prompts with the model's chat template",
+          "  --system TEXT        system prompt (implies --chat)",
+          "  --determinism D      batched (default) or exact",
+          "  --summary FILE       write totals and per-executor metrics as JSON");
+
+  static Options parse(String[] args) {
+    Options o = new Options();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("--help") || a.equals("-h")) throw new UsageError(null);
+      if (a.equals("--chat")) {
+        o.chat = true;
+        continue;
+      }
+      if (i + 1 >= args.length) throw new UsageError("option " + a + " needs a value");
+      String v = args[++i];
+      try {
+        switch (a) {
+          case "--model" -> o.model = v;
+          case "--input" -> o.input = v;
+          case "--output" -> o.output = v;
+          case "--input-format" -> o.inputFormat = v;
+          case "--format" -> o.format = v;
+          case "--strategy" -> o.strategy = Strategy.parse(v).label();
+          case "--partitions" -> o.partitions = Integer.parseInt(v);
+          case "--max-tokens" -> o.maxTokens = Integer.parseInt(v);
+          case "--seed" -> o.seed = Long.parseLong(v);
+          case "--temperature" -> o.temperature = Double.parseDouble(v);
+          case "--parallel" -> o.parallel = Integer.parseInt(v);
+          case "--threads" -> o.threads = Integer.parseInt(v);
+          case "--ctx-size" -> o.ctxSize = Integer.parseInt(v);
+          case "--prompt-col" -> o.promptCol = v;
+          case "--id-col" -> o.idCol = v;
+          case "--system" -> o.systemPrompt = v;
+          case "--determinism" -> o.determinism = v;
+          case "--summary" -> o.summary = v;
+          default -> throw new UsageError("unknown option " + a);
+        }
+      } catch (NumberFormatException e) {
+        throw new UsageError("option " + a + " needs a number, not '" + v + "'");
+      } catch (IllegalArgumentException e) {
+        if (e instanceof UsageError) throw e;
+        throw new UsageError(e.getMessage());
+      }
+    }
+    if (o.model == null || o.input == null || o.output == null) {
+      throw new UsageError("--model, --input and --output are required");
+    }
+    if (o.partitions < 0) throw new UsageError("--partitions must be 0 or more");
+    return o;
+  }
+
+  /** A usage error: printed with the usage, exit code 2. */
+  static final class UsageError extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
+    UsageError(String message) {
+      super(message);
+    }
+  }
+
+  static String formatOf(String path, String explicit) {
+    String f = explicit;
+    if (f == null) {
+      String p = path.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
+      if (p.endsWith(".jsonl") || p.endsWith(".json")) f = "json";
+      else if (p.endsWith(".parquet")) f = "parquet";
+      else if (p.endsWith(".csv")) f = "csv";
+      else {
+        throw new UsageError(
+            "cannot tell the format of "
+                + path
+                + " from its extension: use .jsonl, .json, .parquet or .csv, or give the format");
+      }
+    }
+    f = f.toLowerCase(Locale.ROOT);
+    if (f.equals("jsonl")) f = "json";
+    if (!List.of("json", "parquet", "csv").contains(f)) {
+      throw new UsageError("unknown format '" + f + "': use jsonl, json, parquet or csv");
+    }
+    return f;
+  }
+
+  static Dataset<Row> read(SparkSession spark, String path, String format) {
+    return switch (format) {
+      case "json" -> spark.read().json(path);
+      case "csv" -> spark.read().option("header", "true").option("multiLine", "true").csv(path);
+      default -> spark.read().parquet(path);
+    };
+  }
+
+  static void write(Dataset<Row> df, String path, String format) {
+    var w = df.write().mode(SaveMode.Overwrite);
+    switch (format) {
+      case "json" -> w.json(path);
+      case "csv" -> w.option("header", "true").csv(path);
+      default -> w.parquet(path);
+    }
+  }
+
+  /** Runs the job on the session; returns the summary it wrote (or would write). */
+  static Map<String, Object> run(SparkSession spark, Options o) throws IOException {
+    long t0 = System.nanoTime();
+    Dataset<Row> input = read(spark, o.input, formatOf(o.input, o.inputFormat));
+    if (o.partitions > 0) {
+      // Contiguous ranges of the original order, so the output keeps it.
+      input =
+          input
+              .withColumn("__resident_row", monotonically_increasing_id())
+              .repartitionByRange(o.partitions, col("__resident_row"))
+              .sortWithinPartitions("__resident_row")
+              .drop("__resident_row");
+    }
+    TextGenerator generator =
+        new TextGenerator()
+            .setModel(o.model)
+            .setInputCol(o.promptCol)
+            .setIdCol(o.idCol)
+            .setStrategy(o.strategy)
+            .setMaxTokens(o.maxTokens)
+            .setSeed(o.seed)
+            .setTemperature(o.temperature)
+            .setParallel(o.parallel)
+            .setThreads(o.threads)
+            .setCtxSize(o.ctxSize)
+            .setChat(o.chat)
+            .setSystemPrompt(o.systemPrompt)
+            .setDeterminism(o.determinism);
+    Dataset<Row> out = generator.transform(input);
+    write(out, o.output, formatOf(o.output, o.format));
+    double wall = (System.nanoTime() - t0) / 1e9;
+
+    JobMetrics m = generator.lastMetrics();
+    JobMetrics.ExecutorTotals all = m.total();
+    Map<String, Object> summary = new LinkedHashMap<>();
+    summary.put("model", o.model);
+    summary.put("strategy", o.strategy);
+    summary.put("partitions", input.rdd().getNumPartitions());
+    summary.put("wall_seconds", wall);
+    summary.put("rows_ok", all.rowsOk);
+    summary.put("rows_failed", all.rowsFailed);
+    summary.put("tokens_in", all.tokensIn);
+    summary.put("tokens_out", all.tokensOut);
+    summary.put("generated_tokens_per_second", wall > 0 ? all.tokensOut / wall : 0);
+    summary.put("model_loads", all.loads);
+    summary.put("load_seconds", all.loadSeconds);
+    List<Map<String, Object>> executors = new ArrayList<>();
+    for (JobMetrics.ExecutorTotals t : m.perExecutor().values()) executors.add(t.toMap());
+    summary.put("executors", executors);
+    if (o.summary != null) {
+      Files.write(
+          Paths.get(o.summary),
+          Json.mapper()
+              .writerWithDefaultPrettyPrinter()
+              .writeValueAsString(summary)
+              .getBytes(StandardCharsets.UTF_8));
+    }
+    System.err.printf(
+        Locale.ROOT,
+        "[resident] %d rows ok, %d failed, %d tokens in, %d out, %.1f tok/s, %d model loads"
+            + " (%.2f s), %.1f s%n",
+        all.rowsOk,
+        all.rowsFailed,
+        all.tokensIn,
+        all.tokensOut,
+        wall > 0 ? all.tokensOut / wall : 0,
+        all.loads,
+        all.loadSeconds,
+        wall);
+    return summary;
+  }
+
+  public static void main(String[] args) throws IOException {
+    Options o;
+    try {
+      o = parse(args);
+    } catch (UsageError e) {
+      if (e.getMessage() != null) System.err.println("error: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(e.getMessage() == null ? 0 : 2);
+      return;
+    }
+    SparkSession spark = SparkSession.builder().appName("resident").getOrCreate();
+    int code = 0;
+    try {
+      run(spark, o);
+    } catch (UsageError e) {
+      System.err.println("error: " + e.getMessage());
+      code = 2;
+    } finally {
+      spark.stop();
+    }
+    if (code != 0) System.exit(code);
+  }
+}

@@ -1,0 +1,503 @@
+package dev.resident.spark;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.ml.util.DefaultParamsReader;
+import org.apache.spark.ml.util.DefaultParamsWritable;
+import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * A Spark ML transformer that turns a column of prompts into completions with a GGUF language model
+ * held resident in each executor JVM. It keeps every input column and row (in order) and adds the
+ * completion, token counts, finish reason and an error column: a bad row gets an error and the job
+ * goes on. Saved and loaded like any Spark ML stage.
+ *
+ * <pre>{@code
+ * Dataset<Row> out = new TextGenerator()
+ *     .setModel("smollm2-135m-instruct")
+ *     .setInputCol("prompt")
+ *     .setMaxTokens(64)
+ *     .transform(prompts);
+ * }</pre>
+ */
+public class TextGenerator extends Transformer implements DefaultParamsWritable {
+  private static final long serialVersionUID = 1L;
+
+  private final String uid;
+  private transient JobMetrics lastMetrics;
+
+  private final Param<String> model;
+  private final Param<String> inputCol;
+  private final Param<String> outputCol;
+  private final Param<String> errorCol;
+  private final Param<String> promptTokensCol;
+  private final Param<String> completionTokensCol;
+  private final Param<String> finishReasonCol;
+  private final Param<String> idCol;
+  private final IntParam maxTokens;
+  private final DoubleParam temperature;
+  private final IntParam topK;
+  private final DoubleParam topP;
+  private final DoubleParam minP;
+  private final LongParam seed;
+  private final StringArrayParam stop;
+  private final Param<String> systemPrompt;
+  private final Param<String> promptTemplate;
+  private final BooleanParam chat;
+  private final Param<String> strategy;
+  private final IntParam parallel;
+  private final IntParam threads;
+  private final IntParam ctxSize;
+  private final Param<String> determinism;
+
+  public TextGenerator() {
+    this(Identifiable$.MODULE$.randomUID("textGenerator"));
+  }
+
+  public TextGenerator(String uid) {
+    this.uid = uid;
+    model =
+        new Param<>(
+            this,
+            "model",
+            "the model: a catalog name (pulled into each node's model cache), a path every"
+                + " executor can read, or the name of a file shipped with --files / addFile");
+    inputCol =
+        new Param<>(
+            this, "inputCol", "column of prompts: a string, or an array of {role, content}");
+    outputCol = new Param<>(this, "outputCol", "column for the completion (null on error)");
+    errorCol = new Param<>(this, "errorCol", "column for the row's error (null when it worked)");
+    promptTokensCol = new Param<>(this, "promptTokensCol", "column for the prompt's tokens");
+    completionTokensCol =
+        new Param<>(this, "completionTokensCol", "column for the completion's tokens");
+    finishReasonCol =
+        new Param<>(this, "finishReasonCol", "column for why generation ended: stop or length");
+    idCol =
+        new Param<>(
+            this,
+            "idCol",
+            "column whose value seeds each row's sampler; empty: the prompt itself, so a row's"
+                + " text does not depend on partitioning");
+    maxTokens = new IntParam(this, "maxTokens", "tokens to generate at most per row");
+    temperature = new DoubleParam(this, "temperature", "sampling temperature; 0 = greedy");
+    topK = new IntParam(this, "topK", "top-k sampling; 0 = off");
+    topP = new DoubleParam(this, "topP", "top-p sampling; 1 = off");
+    minP = new DoubleParam(this, "minP", "min-p sampling; 0 = off");
+    seed = new LongParam(this, "seed", "base seed, mixed with each row's key");
+    stop = new StringArrayParam(this, "stop", "stop strings: generation ends before a match");
+    systemPrompt =
+        new Param<>(this, "systemPrompt", "system message; renders the prompt as a chat");
+    promptTemplate =
+        new Param<>(
+            this,
+            "promptTemplate",
+            "template around a string prompt, with {prompt} where the prompt goes; empty: none");
+    chat =
+        new BooleanParam(
+            this, "chat", "render string prompts with the model's chat template as a user message");
+    strategy =
+        new Param<>(this, "strategy", "loading strategy: shared-batched, shared or per-partition");
+    parallel = new IntParam(this, "parallel", "sequences in flight per executor (shared-batched)");
+    threads =
+        new IntParam(this, "threads", "compute threads per executor; 0 = the executor's cores");
+    ctxSize = new IntParam(this, "ctxSize", "tokens of context per sequence");
+    determinism =
+        new Param<>(
+            this,
+            "determinism",
+            "batched (fastest) or exact (each row's text equal to a lone predictor's)");
+
+    setDefault(inputCol, "prompt");
+    setDefault(outputCol, "completion");
+    setDefault(errorCol, "error");
+    setDefault(promptTokensCol, "prompt_tokens");
+    setDefault(completionTokensCol, "completion_tokens");
+    setDefault(finishReasonCol, "finish_reason");
+    setDefault(idCol, "");
+    setDefault(maxTokens, 128);
+    setDefault(temperature, 0.0);
+    setDefault(topK, 40);
+    setDefault(topP, 0.95);
+    setDefault(minP, 0.05);
+    setDefault(seed, 42L);
+    setDefault(stop, new String[0]);
+    setDefault(systemPrompt, "");
+    setDefault(promptTemplate, "");
+    setDefault(chat, false);
+    setDefault(strategy, Strategy.SHARED_BATCHED.label());
+    setDefault(parallel, 8);
+    setDefault(threads, 0);
+    setDefault(ctxSize, 2048);
+    setDefault(determinism, "batched");
+  }
+
+  @Override
+  public String uid() {
+    return uid;
+  }
+
+  // --- Params (Spark finds them through these public no-argument methods) ---
+
+  public Param<String> model() {
+    return model;
+  }
+
+  public Param<String> inputCol() {
+    return inputCol;
+  }
+
+  public Param<String> outputCol() {
+    return outputCol;
+  }
+
+  public Param<String> errorCol() {
+    return errorCol;
+  }
+
+  public Param<String> promptTokensCol() {
+    return promptTokensCol;
+  }
+
+  public Param<String> completionTokensCol() {
+    return completionTokensCol;
+  }
+
+  public Param<String> finishReasonCol() {
+    return finishReasonCol;
+  }
+
+  public Param<String> idCol() {
+    return idCol;
+  }
+
+  public IntParam maxTokens() {
+    return maxTokens;
+  }
+
+  public DoubleParam temperature() {
+    return temperature;
+  }
+
+  public IntParam topK() {
+    return topK;
+  }
+
+  public DoubleParam topP() {
+    return topP;
+  }
+
+  public DoubleParam minP() {
+    return minP;
+  }
+
+  public LongParam seed() {
+    return seed;
+  }
+
+  public StringArrayParam stop() {
+    return stop;
+  }
+
+  public Param<String> systemPrompt() {
+    return systemPrompt;
+  }
+
+  public Param<String> promptTemplate() {
+    return promptTemplate;
+  }
+
+  public BooleanParam chat() {
+    return chat;
+  }
+
+  public Param<String> strategy() {
+    return strategy;
+  }
+
+  public IntParam parallel() {
+    return parallel;
+  }
+
+  public IntParam threads() {
+    return threads;
+  }
+
+  public IntParam ctxSize() {
+    return ctxSize;
+  }
+
+  public Param<String> determinism() {
+    return determinism;
+  }
+
+  // --- setters ---
+
+  public TextGenerator setModel(String v) {
+    set(model, v);
+    return this;
+  }
+
+  public TextGenerator setInputCol(String v) {
+    set(inputCol, v);
+    return this;
+  }
+
+  public TextGenerator setOutputCol(String v) {
+    set(outputCol, v);
+    return this;
+  }
+
+  public TextGenerator setErrorCol(String v) {
+    set(errorCol, v);
+    return this;
+  }
+
+  public TextGenerator setPromptTokensCol(String v) {
+    set(promptTokensCol, v);
+    return this;
+  }
+
+  public TextGenerator setCompletionTokensCol(String v) {
+    set(completionTokensCol, v);
+    return this;
+  }
+
+  public TextGenerator setFinishReasonCol(String v) {
+    set(finishReasonCol, v);
+    return this;
+  }
+
+  public TextGenerator setIdCol(String v) {
+    set(idCol, v);
+    return this;
+  }
+
+  public TextGenerator setMaxTokens(int v) {
+    set(maxTokens, v);
+    return this;
+  }
+
+  public TextGenerator setTemperature(double v) {
+    set(temperature, v);
+    return this;
+  }
+
+  public TextGenerator setTopK(int v) {
+    set(topK, v);
+    return this;
+  }
+
+  public TextGenerator setTopP(double v) {
+    set(topP, v);
+    return this;
+  }
+
+  public TextGenerator setMinP(double v) {
+    set(minP, v);
+    return this;
+  }
+
+  public TextGenerator setSeed(long v) {
+    set(seed, v);
+    return this;
+  }
+
+  public TextGenerator setStop(String... v) {
+    set(stop, v);
+    return this;
+  }
+
+  public TextGenerator setSystemPrompt(String v) {
+    set(systemPrompt, v);
+    return this;
+  }
+
+  public TextGenerator setPromptTemplate(String v) {
+    set(promptTemplate, v);
+    return this;
+  }
+
+  public TextGenerator setChat(boolean v) {
+    set(chat, v);
+    return this;
+  }
+
+  public TextGenerator setStrategy(String v) {
+    set(strategy, Strategy.parse(v).label());
+    return this;
+  }
+
+  public TextGenerator setParallel(int v) {
+    set(parallel, v);
+    return this;
+  }
+
+  public TextGenerator setThreads(int v) {
+    set(threads, v);
+    return this;
+  }
+
+  public TextGenerator setCtxSize(int v) {
+    set(ctxSize, v);
+    return this;
+  }
+
+  public TextGenerator setDeterminism(String v) {
+    set(determinism, v);
+    return this;
+  }
+
+  // --- the transformer ---
+
+  /** The settings the executors work from: every Param, checked, in one serializable value. */
+  GeneratorSettings settings(StructType schema, SparkSession spark) {
+    if (!isDefined(model) || getOrDefault(model).isEmpty()) {
+      throw new IllegalArgumentException(
+          "TextGenerator: set the model Param (a catalog name such as smollm2-135m-instruct, or a"
+              + " .gguf path)");
+    }
+    String in = getOrDefault(inputCol);
+    String id = getOrDefault(idCol);
+    GeneratorSettings s = new GeneratorSettings();
+    s.model = getOrDefault(model);
+    s.inputIndex = schema.fieldIndex(in);
+    s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
+    s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
+    s.maxTokens = positive("maxTokens", (Integer) getOrDefault(maxTokens));
+    s.temperature = (Double) getOrDefault(temperature);
+    s.topK = (Integer) getOrDefault(topK);
+    s.topP = (Double) getOrDefault(topP);
+    s.minP = (Double) getOrDefault(minP);
+    s.seed = (Long) getOrDefault(seed);
+    s.stop = Arrays.asList(getOrDefault(stop));
+    s.systemPrompt = getOrDefault(systemPrompt);
+    s.promptTemplate = getOrDefault(promptTemplate);
+    if (!s.promptTemplate.isEmpty() && !s.promptTemplate.contains("{prompt}")) {
+      throw new IllegalArgumentException(
+          "TextGenerator: promptTemplate '" + s.promptTemplate + "' has no {prompt} placeholder");
+    }
+    s.chat = (Boolean) getOrDefault(chat) || !s.systemPrompt.isEmpty();
+    s.strategy = Strategy.parse(getOrDefault(strategy));
+    s.parallel = positive("parallel", (Integer) getOrDefault(parallel));
+    s.threads = (Integer) getOrDefault(threads);
+    s.ctxSize = positive("ctxSize", (Integer) getOrDefault(ctxSize));
+    s.determinism = getOrDefault(determinism);
+    if (!s.determinism.equals("batched") && !s.determinism.equals("exact")) {
+      throw new IllegalArgumentException(
+          "TextGenerator: determinism '" + s.determinism + "' is unknown: use batched or exact");
+    }
+    s.executorCores = ExecutorResources.executorCores(spark.sparkContext().getConf());
+    s.taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
+    return s;
+  }
+
+  private static int positive(String name, int value) {
+    if (value < 1) {
+      throw new IllegalArgumentException(
+          "TextGenerator: " + name + " = " + value + " is out of range: use 1 or more");
+    }
+    return value;
+  }
+
+  @Override
+  public Dataset<Row> transform(Dataset<?> dataset) {
+    StructType out = transformSchema(dataset.schema());
+    SparkSession spark = dataset.sparkSession();
+    GeneratorSettings s = settings(dataset.schema(), spark);
+    JobMetrics metrics = JobMetrics.register(spark.sparkContext());
+    lastMetrics = metrics;
+    return dataset.toDF().mapPartitions(new PartitionGenerator(s, metrics), Encoders.row(out));
+  }
+
+  /**
+   * The metrics of the last {@link #transform} on this instance, filled in as its result is
+   * computed: per executor, model loads and load seconds, rows ok and failed, tokens in and out.
+   */
+  public JobMetrics lastMetrics() {
+    return lastMetrics;
+  }
+
+  @Override
+  public StructType transformSchema(StructType schema) {
+    String in = getOrDefault(inputCol);
+    if (!Arrays.asList(schema.fieldNames()).contains(in)) {
+      throw new IllegalArgumentException(
+          "TextGenerator: input column '"
+              + in
+              + "' is not in the data (its columns: "
+              + String.join(", ", schema.fieldNames())
+              + "); set inputCol");
+    }
+    DataType t = schema.apply(in).dataType();
+    if (!t.equals(DataTypes.StringType) && !isChatType(t)) {
+      throw new IllegalArgumentException(
+          "TextGenerator: input column '"
+              + in
+              + "' is "
+              + t.simpleString()
+              + ": use a string, or an array of struct<role: string, content: string>");
+    }
+    String id = getOrDefault(idCol);
+    if (!id.isEmpty() && !Arrays.asList(schema.fieldNames()).contains(id)) {
+      throw new IllegalArgumentException(
+          "TextGenerator: id column '" + id + "' is not in the data; set idCol or leave it empty");
+    }
+    List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
+    addColumn(fields, getOrDefault(outputCol), DataTypes.StringType);
+    addColumn(fields, getOrDefault(promptTokensCol), DataTypes.IntegerType);
+    addColumn(fields, getOrDefault(completionTokensCol), DataTypes.IntegerType);
+    addColumn(fields, getOrDefault(finishReasonCol), DataTypes.StringType);
+    addColumn(fields, getOrDefault(errorCol), DataTypes.StringType);
+    return new StructType(fields.toArray(new StructField[0]));
+  }
+
+  private static boolean isChatType(DataType t) {
+    if (!(t instanceof ArrayType)) return false;
+    DataType e = ((ArrayType) t).elementType();
+    if (!(e instanceof StructType)) return false;
+    List<String> names = Arrays.asList(((StructType) e).fieldNames());
+    return names.contains("role") && names.contains("content");
+  }
+
+  private static void addColumn(List<StructField> fields, String name, DataType type) {
+    for (StructField f : fields) {
+      if (f.name().equals(name)) {
+        throw new IllegalArgumentException(
+            "TextGenerator: output column '" + name + "' already exists in the data; rename it");
+      }
+    }
+    fields.add(DataTypes.createStructField(name, type, true));
+  }
+
+  @Override
+  public TextGenerator copy(ParamMap extra) {
+    return defaultCopy(extra);
+  }
+
+  public static MLReader<TextGenerator> read() {
+    return new DefaultParamsReader<>();
+  }
+
+  public static TextGenerator load(String path) {
+    return read().load(path);
+  }
+}

@@ -1,0 +1,155 @@
+package dev.resident;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The JNI round trip on the real small model: no Spark. */
+class NativeApiTest {
+  private static ModelSpec spec() {
+    return ModelSpec.builder(TestModels.small()).threads(2).ctxSize(512).parallel(4).build();
+  }
+
+  @Test
+  void versionNamesThePinnedLlamaCpp() {
+    JsonNode v = Resident.version();
+    assertFalse(v.path("llama_cpp").asText().isEmpty());
+    assertEquals(40, v.path("llama_cpp_commit").asText().length());
+  }
+
+  @Test
+  void predictorGeneratesAndCountsTokens() {
+    try (Model m = Resident.model(spec());
+        Predictor p = m.newPredictor()) {
+      Generation g =
+          p.generate(GenerationRequest.ofPrompt("The capital of France is").maxTokens(8));
+      assertTrue(g.isOk(), () -> String.valueOf(g.error()));
+      assertTrue(g.completionTokens() > 0 && g.completionTokens() <= 8);
+      assertTrue(g.promptTokens() > 0);
+      assertFalse(g.text().isEmpty());
+      // Greedy decoding repeats itself exactly.
+      assertEquals(
+          g.text(),
+          p.generate(GenerationRequest.ofPrompt("The capital of France is").maxTokens(8)).text());
+      assertEquals("Q4_1", m.info().path("info").path("quantization").asText());
+    }
+  }
+
+  @Test
+  void badRowsFailAloneInABatch() {
+    BatchEngine e = Resident.engine(spec());
+    List<GenerationRequest> rs =
+        List.of(
+            GenerationRequest.ofPrompt("Hello").maxTokens(4),
+            GenerationRequest.ofPrompt("").maxTokens(4),
+            GenerationRequest.ofPrompt("word ".repeat(2000)).maxTokens(4),
+            GenerationRequest.ofPrompt("Bonjour").maxTokens(4));
+    List<Generation> out = e.generate(rs);
+    assertEquals(4, out.size());
+    assertTrue(out.get(0).isOk());
+    assertEquals(ResidentException.Code.INVALID_ARGUMENT, out.get(1).error().code());
+    assertEquals(ResidentException.Code.INVALID_ARGUMENT, out.get(2).error().code());
+    assertTrue(out.get(2).error().getMessage().contains("context"), out.get(2).error()::getMessage);
+    assertTrue(out.get(3).isOk());
+  }
+
+  @Test
+  void manyThreadsShareOneEngineAndOneLoad() throws Exception {
+    // A load option no other test uses: a key of its own in the registry.
+    ModelSpec s = spec().toBuilder().repack(false).build();
+    long before = Resident.stats().path("process_loads").asLong();
+    int threads = 8;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch go = new CountDownLatch(1);
+    List<Future<String>> fs = new ArrayList<>();
+    for (int i = 0; i < threads; i++) {
+      int n = i;
+      fs.add(
+          pool.submit(
+              () -> {
+                go.await();
+                BatchEngine e = Resident.engine(s);
+                return e.generate(GenerationRequest.ofPrompt("Count: " + n).maxTokens(4))
+                    .textOrThrow();
+              }));
+    }
+    go.countDown();
+    for (Future<String> f : fs) assertFalse(f.get().isEmpty());
+    pool.shutdown();
+    assertEquals(1, Resident.stats().path("process_loads").asLong() - before);
+  }
+
+  @Test
+  void missingAndCorruptModelsGiveClearErrors(@TempDir Path dir) throws Exception {
+    ResidentException missing =
+        assertThrows(
+            ResidentException.class,
+            () -> Resident.model(ModelSpec.builder(dir.resolve("nope.gguf").toString()).build()));
+    assertEquals(ResidentException.Code.NOT_FOUND, missing.code());
+    assertTrue(missing.getMessage().contains("nope.gguf"), missing::getMessage);
+
+    Path corrupt = TestModels.corrupt(dir);
+    ResidentException bad =
+        assertThrows(
+            ResidentException.class,
+            () -> Resident.model(ModelSpec.builder(corrupt.toString()).build()));
+    assertEquals(ResidentException.Code.DATA_LOSS, bad.code());
+    assertTrue(bad.getMessage().contains("corrupt.gguf"), bad::getMessage);
+
+    ResidentException spec =
+        assertThrows(
+            ResidentException.class, () -> Resident.model(spec().toBuilder().ctxSize(-3).build()));
+    assertEquals(ResidentException.Code.INVALID_ARGUMENT, spec.code());
+    assertTrue(spec.getMessage().contains("ctx_size"), spec::getMessage);
+  }
+
+  @Test
+  void aClosedHandleIsAnErrorNotACrash() {
+    Model m = Resident.model(spec());
+    Predictor p = m.newPredictor();
+    p.close();
+    p.close(); // idempotent
+    ResidentException e =
+        assertThrows(ResidentException.class, () -> p.generate(GenerationRequest.ofPrompt("x")));
+    assertEquals(ResidentException.Code.FAILED_PRECONDITION, e.code());
+    m.close();
+    assertThrows(ResidentException.class, m::newPredictor);
+  }
+
+  @Test
+  void invalidUtf8AndChatMessagesAreHandled() {
+    try (Model m = Resident.model(spec());
+        Predictor p = m.newPredictor()) {
+      // A lone surrogate has no UTF-8 form: that row fails alone, with a reason.
+      Generation g = p.generate(GenerationRequest.ofPrompt("Hi \ud800 there").maxTokens(4));
+      assertEquals(ResidentException.Code.INVALID_ARGUMENT, g.error().code());
+      assertTrue(g.error().getMessage().contains("surrogate"), g.error()::getMessage);
+      List<Generation> batch =
+          Resident.engine(spec())
+              .generate(
+                  List.of(
+                      GenerationRequest.ofPrompt("\udc00").maxTokens(2),
+                      GenerationRequest.ofPrompt("Hello").maxTokens(2)));
+      assertFalse(batch.get(0).isOk());
+      assertTrue(batch.get(1).isOk(), () -> String.valueOf(batch.get(1).error()));
+      Generation chat =
+          p.generate(
+              GenerationRequest.ofMessages(List.of(new ChatMessage("user", "Say hi")))
+                  .systemPrompt("You are brief.")
+                  .maxTokens(6));
+      assertTrue(chat.isOk(), () -> String.valueOf(chat.error()));
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package dev.resident.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.TestModels;
+import dev.resident.internal.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The ready job through spark-submit in local-cluster mode: two executor JVMs, launched by the
+ * scripts of the PyPI pyspark distribution, running the packaged jar. Load counts come from the
+ * engine's own counter, through the job's summary.
+ */
+class ResidentJobClusterIT {
+  private static final int ROWS = 32;
+  @TempDir static Path dir;
+  private static Path input;
+
+  @BeforeAll
+  static void writeInput() throws IOException {
+    input = dir.resolve("prompts.jsonl");
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < ROWS; i++) {
+      lines.add("{\"id\": " + i + ", \"prompt\": \"Write one word about the number " + i + ".\"}");
+    }
+    Files.write(input, lines, StandardCharsets.UTF_8);
+  }
+
+  private static Path jar() {
+    return Paths.get(System.getProperty("resident.jar"));
+  }
+
+  private static Path sparkSubmit() {
+    return Paths.get(System.getProperty("spark.home"), "bin", "spark-submit");
+  }
+
+  /** Runs the job; returns its summary. */
+  private static JsonNode submit(String name, String strategy, int partitions, String... extra)
+      throws Exception {
+    Path out = dir.resolve(name + ".jsonl");
+    Path summary = dir.resolve(name + "-summary.json");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                sparkSubmit().toString(),
+                "--master",
+                "local-cluster[2,1,1024]",
+                "--conf",
+                "spark.ui.enabled=false",
+                "--conf",
+                "spark.driver.host=127.0.0.1",
+                "--conf",
+                "spark.task.maxFailures=1",
+                // Start only when both executors are up, so both get tasks.
+                "--conf",
+                "spark.scheduler.minRegisteredResourcesRatio=1.0",
+                "--conf",
+                "spark.scheduler.maxRegisteredResourcesWaitingTime=120s",
+                "--class",
+                "dev.resident.spark.ResidentJob",
+                jar().toString(),
+                "--model",
+                TestModels.small(),
+                "--input",
+                input.toString(),
+                "--output",
+                out.toString(),
+                "--strategy",
+                strategy,
+                "--partitions",
+                Integer.toString(partitions),
+                "--max-tokens",
+                "8",
+                "--temperature",
+                "0.7",
+                "--seed",
+                "11",
+                "--ctx-size",
+                "256",
+                "--summary",
+                summary.toString()));
+    cmd.addAll(List.of(extra));
+    Path log = dir.resolve(name + ".log");
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    if (!p.waitFor(10, TimeUnit.MINUTES)) {
+      p.destroyForcibly();
+      throw new AssertionError("spark-submit timed out; log: " + log);
+    }
+    assertEquals(0, p.exitValue(), () -> "spark-submit failed:\n" + tail(log));
+    return Json.mapper().readTree(summary.toFile());
+  }
+
+  private static String tail(Path log) {
+    try {
+      List<String> lines = Files.readAllLines(log);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** Completions by row id, from the job's JSON-lines output folder. */
+  private static Map<Integer, String> completions(String name) throws IOException {
+    Map<Integer, String> out = new TreeMap<>();
+    try (Stream<Path> files = Files.list(dir.resolve(name + ".jsonl"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().startsWith("part-")).toList()) {
+        for (String line : Files.readAllLines(f)) {
+          JsonNode j = Json.mapper().readTree(line);
+          assertTrue(j.path("error").isMissingNode() || j.path("error").isNull(), line);
+          out.put(j.path("id").asInt(), j.path("completion").asText());
+        }
+      }
+    }
+    return out;
+  }
+
+  private static void assertOneLoadPerExecutor(JsonNode summary) {
+    JsonNode executors = summary.path("executors");
+    assertEquals(2, executors.size(), summary::toPrettyString);
+    for (JsonNode e : executors) {
+      assertEquals(1, e.path("model_loads").asLong(), summary::toPrettyString);
+      assertTrue(e.path("rows_ok").asLong() > 0, summary::toPrettyString);
+    }
+    assertEquals(ROWS, summary.path("rows_ok").asLong());
+    assertEquals(0, summary.path("rows_failed").asLong());
+  }
+
+  @Test
+  void sharedStrategiesLoadOncePerExecutorAndPartitioningKeepsTheText() throws Exception {
+    JsonNode batched = submit("batched-8", "shared-batched", 8, "--determinism", "exact");
+    assertOneLoadPerExecutor(batched);
+    JsonNode batched12 = submit("batched-12", "shared-batched", 12, "--determinism", "exact");
+    assertOneLoadPerExecutor(batched12);
+    Map<Integer, String> a = completions("batched-8");
+    assertEquals(ROWS, a.size());
+    assertEquals(a, completions("batched-12"), "same seeds, different partitioning");
+
+    JsonNode shared = submit("shared-8", "shared", 8);
+    assertOneLoadPerExecutor(shared);
+    assertEquals(a, completions("shared-8"), "a predictor per task gives the same text");
+  }
+
+  @Test
+  void perPartitionLoadsOncePerPartition() throws Exception {
+    JsonNode s = submit("per-partition-8", "per-partition", 8);
+    assertEquals(8, s.path("model_loads").asLong(), s::toPrettyString);
+    assertEquals(ROWS, s.path("rows_ok").asLong());
+  }
+}

@@ -1,0 +1,25 @@
+package dev.resident.spark;
+
+import org.apache.spark.sql.SparkSession;
+
+/** One local[2] session for all tests of this JVM (Spark allows one context per JVM). */
+final class SparkSessions {
+  private static SparkSession session;
+
+  private SparkSessions() {}
+
+  static synchronized SparkSession local() {
+    if (session == null) {
+      session =
+          SparkSession.builder()
+              .master("local[2]")
+              .appName("resident-tests")
+              .config("spark.ui.enabled", "false")
+              .config("spark.sql.shuffle.partitions", "4")
+              .config("spark.driver.host", "127.0.0.1")
+              .config("spark.task.maxFailures", "1")
+              .getOrCreate();
+    }
+    return session;
+  }
+}

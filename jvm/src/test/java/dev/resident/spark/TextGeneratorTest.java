@@ -1,0 +1,196 @@
+package dev.resident.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.resident.TestModels;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.SparkException;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The transformer end to end in local[2] on the real small model. */
+class TextGeneratorTest {
+  private static final StructType SCHEMA =
+      new StructType()
+          .add("id", DataTypes.IntegerType)
+          .add("prompt", DataTypes.StringType)
+          .add("tag", DataTypes.StringType);
+
+  private static Dataset<Row> prompts(SparkSession spark, List<String> texts, int partitions) {
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < texts.size(); i++) rows.add(RowFactory.create(i, texts.get(i), "t" + i));
+    return spark.createDataFrame(rows, SCHEMA).repartition(partitions);
+  }
+
+  private static List<String> questions(int n) {
+    String[] q = {
+      "What is the capital of France?", "Name a color.", "What is 2 plus 2?", "Say hello.",
+      "Name a fruit.", "What is water made of?", "Name a planet.", "What do cats eat?"
+    };
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) out.add(q[i % q.length] + (i >= q.length ? " (" + i + ")" : ""));
+    return out;
+  }
+
+  private static TextGenerator generator() {
+    return new TextGenerator().setModel(TestModels.small()).setMaxTokens(12).setCtxSize(512);
+  }
+
+  @Test
+  void keepsEveryRowAndColumnInOrder() {
+    SparkSession spark = SparkSessions.local();
+    // Ordered partitions (no shuffle), so the output order is the input order.
+    List<Row> rows = new ArrayList<>();
+    List<String> texts = questions(12);
+    for (int i = 0; i < texts.size(); i++) rows.add(RowFactory.create(i, texts.get(i), "t" + i));
+    TextGenerator g = generator().setChat(true);
+    List<Row> out = g.transform(spark.createDataFrame(rows, SCHEMA)).collectAsList();
+    assertEquals(12, out.size());
+    for (int i = 0; i < out.size(); i++) {
+      Row r = out.get(i);
+      assertEquals(i, r.getInt(0));
+      assertEquals(texts.get(i), r.getString(1));
+      assertEquals("t" + i, r.getString(2));
+      assertNotNull(r.getAs("completion"), () -> "row " + r);
+      assertFalse(r.<String>getAs("completion").isEmpty());
+      assertTrue(r.<Integer>getAs("prompt_tokens") > 0);
+      assertTrue(r.<Integer>getAs("completion_tokens") > 0);
+      assertTrue(List.of("stop", "length").contains(r.<String>getAs("finish_reason")));
+      assertNull(r.getAs("error"));
+    }
+    JobMetrics.ExecutorTotals total = g.lastMetrics().total();
+    assertEquals(12, total.rowsOk);
+    assertEquals(0, total.rowsFailed);
+  }
+
+  @Test
+  void badRowsGetAnErrorAndTheOthersComplete() {
+    SparkSession spark = SparkSessions.local();
+    List<Row> rows = new ArrayList<>();
+    rows.add(RowFactory.create(0, "Say hello.", "ok"));
+    rows.add(RowFactory.create(1, null, "null"));
+    rows.add(RowFactory.create(2, "", "empty"));
+    rows.add(RowFactory.create(3, "word ".repeat(3000), "overlong"));
+    rows.add(RowFactory.create(4, "Name a color.", "ok"));
+    List<Row> out = generator().transform(spark.createDataFrame(rows, SCHEMA)).collectAsList();
+    assertEquals(5, out.size());
+    for (Row r : out) {
+      String error = r.getAs("error");
+      if (r.getString(2).equals("ok")) {
+        assertNull(error, () -> "row " + r);
+        assertNotNull(r.getAs("completion"));
+      } else {
+        assertNotNull(error, () -> "row " + r);
+        assertNull(r.getAs("completion"));
+      }
+    }
+    assertTrue(out.get(1).<String>getAs("error").contains("null"), out.get(1).toString());
+    assertTrue(out.get(2).<String>getAs("error").contains("empty"), out.get(2).toString());
+    assertTrue(out.get(3).<String>getAs("error").contains("context"), out.get(3).toString());
+  }
+
+  @Test
+  void strategiesAgreeAndPartitioningDoesNotChangeTheText() {
+    SparkSession spark = SparkSessions.local();
+    List<String> texts = questions(10);
+    List<String> reference = null;
+    for (String strategy : List.of("shared-batched", "shared", "per-partition")) {
+      for (int partitions : List.of(2, 5)) {
+        TextGenerator g =
+            generator()
+                .setStrategy(strategy)
+                .setDeterminism("exact")
+                .setTemperature(0.8)
+                .setSeed(7);
+        // Sorted here, not with orderBy: a range sort samples its input first,
+        // which would run the generation twice.
+        String[] byId = new String[texts.size()];
+        for (Row r : g.transform(prompts(spark, texts, partitions)).collectAsList()) {
+          assertNull(r.getAs("error"), () -> strategy + ": " + r);
+          byId[r.getInt(0)] = r.getAs("completion");
+        }
+        List<String> got = List.of(byId);
+        if (reference == null) reference = got;
+        assertEquals(reference, got, strategy + " with " + partitions + " partitions");
+        if (strategy.equals("per-partition")) {
+          assertEquals(partitions, g.lastMetrics().total().loads, "per-partition loads");
+        }
+      }
+    }
+  }
+
+  @Test
+  void chatMessagesColumnUsesTheModelsTemplate() {
+    SparkSession spark = SparkSessions.local();
+    Dataset<Row> df =
+        spark.sql(
+            "SELECT 1 AS id, array(named_struct('role', 'system', 'content', 'Be brief.'),"
+                + " named_struct('role', 'user', 'content', 'Name a fruit.')) AS messages");
+    Row r = generator().setInputCol("messages").transform(df).first();
+    assertNull(r.getAs("error"), r::toString);
+    assertFalse(r.<String>getAs("completion").isEmpty());
+  }
+
+  @Test
+  void missingOrCorruptModelFailsTheJobWithAClearMessage(@TempDir Path dir) throws Exception {
+    SparkSession spark = SparkSessions.local();
+    Dataset<Row> in = prompts(spark, questions(2), 1);
+    String missing = dir.resolve("absent.gguf").toString();
+    SparkException e1 =
+        assertThrows(
+            SparkException.class, () -> generator().setModel(missing).transform(in).collect());
+    assertTrue(e1.getMessage().contains("absent.gguf"), e1::getMessage);
+    assertTrue(e1.getMessage().contains("not_found"), e1::getMessage);
+
+    String corrupt = TestModels.corrupt(dir).toString();
+    SparkException e2 =
+        assertThrows(
+            SparkException.class, () -> generator().setModel(corrupt).transform(in).collect());
+    assertTrue(e2.getMessage().contains("corrupt.gguf"), e2::getMessage);
+    assertTrue(e2.getMessage().contains("data_loss"), e2::getMessage);
+  }
+
+  @Test
+  void badParamsAreRejectedOnTheDriver() {
+    SparkSession spark = SparkSessions.local();
+    Dataset<Row> in = prompts(spark, questions(1), 1);
+    IllegalArgumentException noCol =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> generator().setInputCol("question").transform(in));
+    assertTrue(noCol.getMessage().contains("question"), noCol::getMessage);
+    assertThrows(IllegalArgumentException.class, () -> generator().setStrategy("every-row"));
+    IllegalArgumentException noModel =
+        assertThrows(IllegalArgumentException.class, () -> new TextGenerator().transform(in));
+    assertTrue(noModel.getMessage().contains("model"), noModel::getMessage);
+  }
+
+  @Test
+  void savesAndLoadsLikeAnySparkStage(@TempDir Path dir) throws Exception {
+    SparkSessions.local();
+    TextGenerator g =
+        generator().setStrategy("shared").setSeed(99).setStop("\n", "END").setSystemPrompt("Hi");
+    String path = dir.resolve("generator").toString();
+    g.write().overwrite().save(path);
+    TextGenerator back = TextGenerator.load(path);
+    assertEquals(g.uid(), back.uid());
+    assertEquals("shared", back.getOrDefault(back.strategy()));
+    assertEquals(99L, back.getOrDefault(back.seed()));
+    assertEquals(List.of("\n", "END"), List.of(back.getOrDefault(back.stop())));
+    assertEquals("Hi", back.getOrDefault(back.systemPrompt()));
+    assertEquals(TestModels.small(), back.getOrDefault(back.model()));
+  }
+}
