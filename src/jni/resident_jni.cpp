@@ -34,15 +34,15 @@ struct ModelRef {
     ModelHandle model;
 };
 
-struct PredictorRef {
-    ModelHandle model;  // keeps the weights alive while the predictor lives
-    std::unique_ptr<Predictor> predictor;
-};
-
-struct EngineRef {
+// A predictor or batch engine held from the JVM, with the model it serves
+// (the handle keeps the weights alive while it lives).
+template <typename T>
+struct ServingRef {
     ModelHandle model;
-    std::unique_ptr<BatchEngine> engine;
+    std::unique_ptr<T> serving;
 };
+using PredictorRef = ServingRef<Predictor>;
+using EngineRef = ServingRef<BatchEngine>;
 
 // Raised inside a guarded body to leave it with a Status.
 struct StatusError {
@@ -121,6 +121,20 @@ T& ref(jlong handle, std::string_view what) {
         throw StatusError{failed_precondition(fmt::format("the {} is closed", what))};
     }
     return *reinterpret_cast<T*>(handle);
+}
+
+// A new predictor or engine over the model of `model_handle`, made by `make`
+// from the model and the spec; returns its handle.
+template <typename T, typename Make>
+jlong create_serving(JNIEnv* env, jlong model_handle, jbyteArray spec_json, Make make) {
+    return guarded<jlong>(env, 0, [&] {
+        const ModelHandle& model = ref<ModelRef>(model_handle, "model").model;
+        const ModelSpec spec = spec_arg(env, spec_json);
+        auto r = std::make_unique<ServingRef<T>>();
+        r->model = model;
+        r->serving = value_or_throw(make(*model, spec));
+        return reinterpret_cast<jlong>(r.release());
+    });
 }
 
 json result_json(const Result<Generation>& r) {
@@ -235,20 +249,15 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_shutdown(JNIEnv* 
 
 JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createPredictor(
     JNIEnv* env, jclass, jlong model_handle, jbyteArray spec_json) {
-    return guarded<jlong>(env, 0, [&] {
-        const ModelHandle& model = ref<ModelRef>(model_handle, "model").model;
-        const ModelSpec spec = spec_arg(env, spec_json);
-        auto p = std::make_unique<PredictorRef>();
-        p->model = model;
-        p->predictor = value_or_throw(model->create_predictor(spec));
-        return reinterpret_cast<jlong>(p.release());
-    });
+    return create_serving<Predictor>(
+        env, model_handle, spec_json,
+        [](const Model& m, const ModelSpec& spec) { return m.create_predictor(spec); });
 }
 
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_predictorGenerate(
     JNIEnv* env, jclass, jlong handle, jbyteArray request_json) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        Predictor& predictor = *ref<PredictorRef>(handle, "predictor").predictor;
+        Predictor& predictor = *ref<PredictorRef>(handle, "predictor").serving;
         const json j = json_arg(env, request_json, "generation request");
         auto request = request_from_json(j);
         if (!request.is_ok()) return to_bytes(env, result_json(request.status()));
@@ -267,14 +276,9 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closePredictor(JN
 JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createEngine(JNIEnv* env, jclass,
                                                                              jlong model_handle,
                                                                              jbyteArray spec_json) {
-    return guarded<jlong>(env, 0, [&] {
-        const ModelHandle& model = ref<ModelRef>(model_handle, "model").model;
-        const ModelSpec spec = spec_arg(env, spec_json);
-        auto e = std::make_unique<EngineRef>();
-        e->model = model;
-        e->engine = value_or_throw(model->create_batch_engine(spec));
-        return reinterpret_cast<jlong>(e.release());
-    });
+    return create_serving<BatchEngine>(
+        env, model_handle, spec_json,
+        [](const Model& m, const ModelSpec& spec) { return m.create_batch_engine(spec); });
 }
 
 // Submits every request of the JSON array (blocking while the engine's queue
@@ -283,7 +287,7 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createEngine(JNI
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineGenerate(
     JNIEnv* env, jclass, jlong handle, jbyteArray requests_json) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        BatchEngine& engine = *ref<EngineRef>(handle, "batch engine").engine;
+        BatchEngine& engine = *ref<EngineRef>(handle, "batch engine").serving;
         const json requests = json_arg(env, requests_json, "generation requests");
         if (!requests.is_array()) {
             throw StatusError{invalid_argument("generation requests must be a JSON array")};
@@ -314,7 +318,7 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineStats
                                                                                  jclass,
                                                                                  jlong handle) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        return to_bytes(env, to_json(ref<EngineRef>(handle, "batch engine").engine->stats()));
+        return to_bytes(env, to_json(ref<EngineRef>(handle, "batch engine").serving->stats()));
     });
 }
 
