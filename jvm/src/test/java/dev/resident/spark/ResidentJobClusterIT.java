@@ -49,8 +49,20 @@ class ResidentJobClusterIT {
     return Paths.get(System.getProperty("spark.home"), "bin", "spark-submit");
   }
 
-  /** Runs the job; returns its summary. */
+  /** Runs the job on the small model; returns its summary. */
   private static JsonNode submit(String name, String strategy, int partitions, String... extra)
+      throws Exception {
+    return submit(name, List.of(), TestModels.small(), strategy, partitions, extra);
+  }
+
+  /** Runs the job with spark-submit options before the jar; returns its summary. */
+  private static JsonNode submit(
+      String name,
+      List<String> sparkOptions,
+      String model,
+      String strategy,
+      int partitions,
+      String... extra)
       throws Exception {
     Path out = dir.resolve(name + ".jsonl");
     Path summary = dir.resolve(name + "-summary.json");
@@ -70,30 +82,33 @@ class ResidentJobClusterIT {
                 "--conf",
                 "spark.scheduler.minRegisteredResourcesRatio=1.0",
                 "--conf",
-                "spark.scheduler.maxRegisteredResourcesWaitingTime=120s",
-                "--class",
-                "dev.resident.spark.ResidentJob",
-                jar().toString(),
-                "--model",
-                TestModels.small(),
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--strategy",
-                strategy,
-                "--partitions",
-                Integer.toString(partitions),
-                "--max-tokens",
-                "8",
-                "--temperature",
-                "0.7",
-                "--seed",
-                "11",
-                "--ctx-size",
-                "256",
-                "--summary",
-                summary.toString()));
+                "spark.scheduler.maxRegisteredResourcesWaitingTime=120s"));
+    cmd.addAll(sparkOptions);
+    cmd.addAll(
+        List.of(
+            "--class",
+            "dev.resident.spark.ResidentJob",
+            jar().toString(),
+            "--model",
+            model,
+            "--input",
+            input.toString(),
+            "--output",
+            out.toString(),
+            "--strategy",
+            strategy,
+            "--partitions",
+            Integer.toString(partitions),
+            "--max-tokens",
+            "8",
+            "--temperature",
+            "0.7",
+            "--seed",
+            "11",
+            "--ctx-size",
+            "256",
+            "--summary",
+            summary.toString()));
     cmd.addAll(List.of(extra));
     Path log = dir.resolve(name + ".log");
     Process p =
@@ -154,6 +169,20 @@ class ResidentJobClusterIT {
     JsonNode shared = submit("shared-8", "shared", 8);
     assertOneLoadPerExecutor(shared);
     assertEquals(a, completions("shared-8"), "a predictor per task gives the same text");
+  }
+
+  @Test
+  void aModelShippedWithFilesIsFoundByName() throws Exception {
+    Path shipped = dir.resolve("shipped-model.gguf");
+    Files.copy(Paths.get(TestModels.small()), shipped);
+    JsonNode s =
+        submit(
+            "shipped",
+            List.of("--files", shipped.toString()),
+            "shipped-model.gguf",
+            "shared-batched",
+            2);
+    assertEquals(ROWS, s.path("rows_ok").asLong(), s::toPrettyString);
   }
 
   @Test
