@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The loading strategies on a real Spark: the ready job (ResidentJob) through
+spark-submit in local-cluster mode, for each strategy and partition count,
+beside the same rows through `resident run` (no Spark).
+
+    bench/spark_bench.py                      # SmolLM2, 64 rows, P = 2, 8, 32
+    bench/spark_bench.py --rows 32 --partitions 2,8 --runs 1
+    bench/spark_bench.py --rows 256 --max-tokens 64 --partitions 8 --runs 1 \
+        --strategies shared-batched           # the Spark-vs-CLI cost on a longer job
+
+Prints, per strategy and P: model loads, total load seconds, job wall time,
+peak RSS per executor, generated tokens/s, and the job time relative to
+shared-batched; then Spark's tokens/s over the CLI's (target: >= 0.85, i.e.
+the Spark path costs at most 15% more). Medians over --runs runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TARGET_SPARK_VS_CLI = 0.85
+STRATEGIES = ["shared-batched", "shared", "per-partition"]
+
+
+def log(msg: str) -> None:
+    print(f"[spark-bench] {msg}", file=sys.stderr, flush=True)
+
+
+def sh(cmd: list, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], text=True, **kw)
+
+
+def out_of(cmd: list) -> str:
+    r = sh(cmd, stdout=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(map(str, cmd))} failed")
+    return r.stdout.strip().splitlines()[-1]
+
+
+def write_rows(path: Path, n: int) -> None:
+    topics = ["rivers", "mountains", "bread", "trains", "music", "gardens", "bridges", "rain"]
+    with path.open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": i, "prompt":
+                                f"Write two sentences about {topics[i % len(topics)]} ({i})."}) + "\n")
+
+
+def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
+              strategy: str, partitions: int) -> dict:
+    summary = work / f"summary-{strategy}-{partitions}.json"
+    cmd = [Path(spark_home) / "bin" / "spark-submit",
+           "--master", f"local-cluster[{a.executors},{a.executor_cores},{a.executor_memory_mb}]",
+           "--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1",
+           "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+           "--class", "dev.resident.spark.ResidentJob", jar,
+           "--model", model, "--input", rows, "--output", work / f"out-{strategy}-{partitions}.jsonl",
+           "--strategy", strategy, "--partitions", partitions, "--max-tokens", a.max_tokens,
+           "--parallel", a.parallel, "--chat", "--summary", summary]
+    t0 = time.monotonic()
+    r = sh(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    submit_wall = time.monotonic() - t0
+    if r.returncode != 0:
+        sys.exit(f"spark-submit failed ({strategy}, P={partitions}):\n{r.stderr[-4000:]}")
+    s = json.loads(summary.read_text())
+    s["submit_wall_seconds"] = submit_wall
+    return s
+
+
+def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
+    summary = work / "summary-cli.json"
+    r = sh([resident, "run", "--model", model, "--input", rows, "--output", work / "out-cli.jsonl",
+            "--strategy", "batched", "--parallel", a.parallel, "--threads",
+            a.executors * a.executor_cores, "--max-tokens", a.max_tokens, "--chat",
+            "--progress", "none", "--summary", summary], stdout=subprocess.DEVNULL,
+           stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit(f"resident run failed:\n{r.stderr[-3000:]}")
+    return json.loads(summary.read_text())
+
+
+def median_by_wall(runs: list[dict], key: str) -> dict:
+    runs = sorted(runs, key=lambda s: s[key])
+    return runs[len(runs) // 2]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--rows", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--partitions", default="2,8,32")
+    ap.add_argument("--parallel", type=int, default=8, help="sequences in flight per executor")
+    ap.add_argument("--executors", type=int, default=2)
+    ap.add_argument("--executor-cores", type=int, default=1)
+    ap.add_argument("--executor-memory-mb", type=int, default=1024)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--json-out", type=Path, default=ROOT / "build" / "spark_bench.json")
+    a = ap.parse_args()
+
+    jar = out_of([ROOT / "scripts" / "build-jar.sh"])
+    spark_home = out_of([ROOT / "scripts" / "spark-env.sh"])
+    log(f"jar {jar}; Spark {spark_home}")
+    sh(["cmake", "--preset", "release"], stdout=subprocess.DEVNULL, check=True)
+    sh(["cmake", "--build", "--preset", "release", "--target", "resident"],
+       stdout=subprocess.DEVNULL, check=True)
+    resident = str(ROOT / "build" / "release" / "tools" / "resident" / "resident")
+    model = out_of([resident, "models", "path", a.model]) if not Path(a.model).exists() else a.model
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="resident-spark-bench-") as tmp:
+        work = Path(tmp)
+        rows = work / "rows.jsonl"
+        write_rows(rows, a.rows)
+        cli_runs = []
+        grid = [(s, int(p)) for p in a.partitions.split(",") for s in a.strategies.split(",")]
+        runs = {key: [] for key in grid}
+        for rep in range(a.runs):
+            log(f"run {rep + 1}/{a.runs}: resident run (no Spark)")
+            cli_runs.append(cli_run(a, resident, model, rows, work))
+            for strategy, p in grid:
+                log(f"run {rep + 1}/{a.runs}: {strategy}, P={p}")
+                runs[(strategy, p)].append(spark_run(a, spark_home, jar, model, rows, work,
+                                                     strategy, p))
+        cli = median_by_wall(cli_runs, "wall_seconds")
+        for (strategy, p), rs in runs.items():
+            s = dict(median_by_wall(rs, "wall_seconds"))
+            s["runs"] = [dict(r) for r in rs]
+            results.append(s)
+
+    cli_tps = cli["generated_tokens_per_second"]
+    print(f"\n{a.rows} rows, {a.max_tokens} tokens max, model {a.model}; local-cluster"
+          f"[{a.executors},{a.executor_cores},{a.executor_memory_mb}]; medians of {a.runs}")
+    head = (f"{'strategy':16} {'P':>3} {'loads':>6} {'load s':>7} {'job s':>7} "
+            f"{'peak RSS/exec':>14} {'tok/s':>7} {'job / batched':>14}")
+    print(head)
+    base = {r["partitions"]: r["wall_seconds"] for r in results if r["strategy"] == "shared-batched"}
+    base = {p: base.get(p, float("nan")) for p in {r["partitions"] for r in results}}
+    for r in results:
+        peak = max((e["peak_rss_bytes"] for e in r["executors"]), default=0) / 2**20
+        print(f"{r['strategy']:16} {r['partitions']:>3} {r['model_loads']:>6} "
+              f"{r['load_seconds']:>7.2f} {r['wall_seconds']:>7.1f} {peak:>10.0f} MiB "
+              f"{r['generated_tokens_per_second']:>7.1f} "
+              f"{r['wall_seconds'] / base[r['partitions']]:>13.2f}x")
+    print(f"\nresident run (no Spark, batched, {a.executors * a.executor_cores} threads): "
+          f"{cli['wall_seconds']:.1f} s, {cli_tps:.1f} tok/s")
+    for r in results:
+        if r["strategy"] != "shared-batched":
+            continue
+        ratio = r["generated_tokens_per_second"] / cli_tps
+        verdict = "PASS" if ratio >= TARGET_SPARK_VS_CLI else "MISS"
+        print(f"Spark shared-batched P={r['partitions']} tok/s / CLI tok/s = {ratio:.2f} "
+              f"(target >= {TARGET_SPARK_VS_CLI}) {verdict}")
+    a.json_out.parent.mkdir(parents=True, exist_ok=True)
+    a.json_out.write_text(json.dumps({"spark": results, "cli": cli,
+                                      "args": {k: str(v) for k, v in vars(a).items()}},
+                                     indent=2) + "\n")
+    log(f"results in {a.json_out}")
+
+
+if __name__ == "__main__":
+    main()
