@@ -1,5 +1,6 @@
 package dev.resident.internal;
 
+import dev.resident.ResidentException;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
@@ -43,8 +44,8 @@ public final class NativeHandle implements AutoCloseable {
   public long get() {
     long p = pointer.get();
     if (p == 0) {
-      throw new dev.resident.ResidentException(
-          dev.resident.ResidentException.Code.FAILED_PRECONDITION, "the " + what + " is closed");
+      throw new ResidentException(
+          ResidentException.Code.FAILED_PRECONDITION, "the " + what + " is closed");
     }
     return p;
   }

@@ -9,6 +9,7 @@ import dev.resident.Model;
 import dev.resident.ModelSpec;
 import dev.resident.Predictor;
 import dev.resident.Resident;
+import dev.resident.ResidentException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -165,8 +166,8 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           Generation g =
               problems.get(i) != null
                   ? Generation.failed(
-                      new dev.resident.ResidentException(
-                          dev.resident.ResidentException.Code.INVALID_ARGUMENT, problems.get(i)))
+                      new ResidentException(
+                          ResidentException.Code.INVALID_ARGUMENT, problems.get(i)))
                   : results.get(next++);
           ready.add(output(rows.get(i), g));
           if (g.isOk()) {
