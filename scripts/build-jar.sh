@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Spark jar from a fresh machine: set-up (idempotent, with the
-# portable llama.cpp build that runs on any x86-64), the JNI library (CMake
+# Builds the Spark jar from a fresh machine: set-up (idempotent, with every
+# CPU plug-in of llama.cpp's one build, so it runs on any x86-64), the JNI library (CMake
 # preset jni), then Maven. Prints the jar's path. Extra arguments go to Maven
 # (default: package without tests).
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$root"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-scripts/bootstrap.sh portable
+scripts/bootstrap.sh core jdk
 log "building the JNI library (preset jni)"
 cmake --preset jni >/dev/null
 cmake --build --preset jni >/dev/null

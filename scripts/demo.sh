@@ -9,7 +9,7 @@ cd "$root"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-scripts/bootstrap.sh release
+scripts/bootstrap.sh core
 cmake --preset release >/dev/null
 cmake --build --preset release --target resident >/dev/null
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh machine: set-up (idempotent), the format
 # checks, then the C++ tests built three ways (release, ASan+UBSan, and TSan
-# with llama.cpp and ggml instrumented too), then the jar's tests on a real
+# with libllama instrumented too), then the jar's tests on a real
 # Spark (JUnit in local[2], and spark-submit in local-cluster mode).
 # RESIDENT_TEST_PRESETS picks a subset of: release asan tsan jvm.
 set -euo pipefail
@@ -12,10 +12,10 @@ cd "$root"
 source scripts/lib.sh
 
 presets=${RESIDENT_TEST_PRESETS:-release asan tsan jvm}
-flavors=(release)
-[[ " $presets " == *" tsan "* ]] && flavors+=(tsan)
-[[ " $presets " == *" jvm "* ]] && flavors+=(portable)
-scripts/bootstrap.sh "${flavors[@]}"
+parts=(core)
+[[ " $presets " == *" tsan "* ]] && parts+=(tsan)
+[[ " $presets " == *" jvm "* ]] && parts+=(jdk)
+scripts/bootstrap.sh "${parts[@]}"
 
 log "checking the format (clang-format)"
 mapfile -t sources < <(git ls-files '*.cpp' '*.h')

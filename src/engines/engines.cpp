@@ -4,8 +4,10 @@
 #include <mutex>
 
 #include "engines/llama/gguf_inspect.h"
+#include "engines/llama/llama_backend.h"
 #include "engines/llama/llama_model.h"
 #include "fmt/format.h"
+#include "resident/system_info.h"
 
 namespace resident {
 
@@ -38,6 +40,8 @@ Result<std::shared_ptr<const Model>> load_model(const ModelSpec& spec) {
 }
 
 }  // namespace internal
+
+Result<SystemInfo> system_info() { return internal::llama::backend_system_info(); }
 
 Result<ModelInfo> inspect_model(const std::string& path, std::string_view engine) {
     if (engine == "llama") return internal::llama::inspect_gguf(path);

@@ -2,6 +2,7 @@
 //
 //   resident run --model NAME|PATH --input FILE --output FILE [options]
 //   resident inspect NAME|PATH [--ctx-size N --parallel N]
+//   resident inspect --system [--json]
 //   resident models list | pull NAME | path NAME
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "resident/model.h"
 #include "resident/model_cache.h"
 #include "resident/registry.h"
+#include "resident/system_info.h"
 #include "resident/version.h"
 
 namespace resident::cli {
@@ -141,6 +143,34 @@ Status write_summary(const JobSummary& s, const JobOptions& o) {
     return Status::ok();
 }
 
+// The CPU, its usable instruction sets and the CPU variant chosen, with why
+// each better one was skipped.
+int cmd_inspect_system(bool as_json) {
+    auto info = system_info();
+    if (!info.is_ok()) return fail(info.status());
+    if (as_json) {
+        std::printf("%s\n", info->to_json().c_str());
+    } else {
+        std::printf("%s", info->to_text().c_str());
+    }
+    return 0;
+}
+
+// "resident 0.1.0 (llama.cpp 0.5.0, commit de3ff815), CPU variant icelake".
+std::string version_line() {
+    std::string line = fmt::format("resident {} (llama.cpp {}, commit {})", RESIDENT_VERSION,
+                                   RESIDENT_LLAMA_CPP_VERSION,
+                                   std::string(RESIDENT_LLAMA_CPP_COMMIT).substr(0, 8));
+    auto info = system_info();
+    if (info.is_ok()) {
+        line +=
+            fmt::format(", CPU variant {} (resident inspect --system says why)", info->cpu_variant);
+    } else {
+        line += fmt::format(", no CPU variant: {}", info.status().message());
+    }
+    return line;
+}
+
 int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) {
     ModelSpec spec = spec_in;
     if (Status st = flags.apply(spec); !st.is_ok()) return fail(st);
@@ -250,10 +280,7 @@ int main(int argc, char** argv) {
     CLI::App app{
         "Resident: run GGUF language models over datasets, the model loaded once per process"};
     app.require_subcommand(1);
-    app.set_version_flag("--version",
-                         fmt::format("resident {} (llama.cpp {}, commit {})", RESIDENT_VERSION,
-                                     RESIDENT_LLAMA_CPP_VERSION,
-                                     std::string(RESIDENT_LLAMA_CPP_COMMIT).substr(0, 8)));
+    app.set_version_flag("--version", version_line);
 
     JobOptions job;
     SpecFlags run_flags;
@@ -294,11 +321,15 @@ int main(int argc, char** argv) {
     ModelSpec inspect_spec;
     SpecFlags inspect_flags;
     bool inspect_json = false;
-    auto* inspect =
-        app.add_subcommand("inspect", "print a model's metadata and the memory it needs");
-    inspect->add_option("model", inspect_spec.source, "catalog name or .gguf path")->required();
+    bool inspect_system = false;
+    auto* inspect = app.add_subcommand(
+        "inspect", "print a model's metadata and the memory it needs, or (--system) the CPU");
+    inspect->add_option("model", inspect_spec.source, "catalog name or .gguf path");
     inspect_flags.add(*inspect, inspect_spec, false);
     inspect->add_flag("--json", inspect_json, "print JSON");
+    inspect->add_flag("--system", inspect_system,
+                      "print the CPU, the instruction sets usable here and the CPU variant "
+                      "chosen, with why each better one was skipped");
 
     std::string models_action, model_name;
     auto* models = app.add_subcommand("models", "the model catalog and the local model cache");
@@ -309,7 +340,14 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(app, argc, argv);
 
-    if (*inspect) return cmd_inspect(inspect_spec, inspect_flags, inspect_json);
+    if (*inspect) {
+        if (inspect_system) return cmd_inspect_system(inspect_json);
+        if (inspect_spec.source.empty()) {
+            return fail(invalid_argument(
+                "inspect needs a model (a catalog name or .gguf path), or --system"));
+        }
+        return cmd_inspect(inspect_spec, inspect_flags, inspect_json);
+    }
     if (*models) {
         if (models_action != "list" && model_name.empty()) {
             return fail(

@@ -117,7 +117,7 @@ Result<GgufPtr> open_part(const std::string& path, PartSummary& summary) {
             "converted for llama.cpp",
             path));
     }
-    ensure_backend();
+    RESIDENT_RETURN_IF_ERROR(ensure_backend());
     LogCapture capture;
     gguf_init_params params{/*no_alloc=*/true, /*ctx=*/nullptr};
     GgufPtr g(gguf_init_from_file(path.c_str(), params));

@@ -1,16 +1,17 @@
 #include "engines/llama/llama_backend.h"
 
+#include <dlfcn.h>
+#include <fmt/format.h>
 #include <llama.h>
 
+#include <filesystem>
 #include <mutex>
 
+#include "core/cpu_probe.h"
+#include "core/crash_report.h"
 #include "core/log.h"
-
-#ifdef RESIDENT_DYNAMIC_BACKENDS
-#include <dlfcn.h>
-
-#include <filesystem>
-#endif
+#include "engines/llama/cpu_variants.h"
+#include "resident/version.h"
 
 namespace resident::internal::llama {
 namespace {
@@ -56,31 +57,132 @@ void build_lazy_tables() {
     }
 }
 
-}  // namespace
+constexpr std::string_view kPluginPrefix = "libggml-cpu-";
+constexpr std::string_view kPluginSuffix = ".so";
 
-void ensure_backend() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        llama_log_set(route_log, nullptr);
-#ifdef RESIDENT_DYNAMIC_BACKENDS
-        // The CPU backend comes as plug-ins, one per instruction-set level,
-        // beside libllama.so (as the jar unpacks them); ggml loads the best
-        // one this CPU supports.
-        Dl_info where{};
-        if (dladdr(reinterpret_cast<void*>(&llama_backend_init), &where) != 0 &&
-            where.dli_fname != nullptr) {
-            const auto dir = std::filesystem::path(where.dli_fname).parent_path();
-            ggml_backend_load_all_from_path(dir.c_str());
+// The folder of libllama.so: the CPU plug-ins sit beside it, in the build
+// folder as in the jar's unpacked native folder.
+Result<std::filesystem::path> library_folder() {
+    Dl_info where{};
+    if (dladdr(reinterpret_cast<void*>(&llama_backend_init), &where) == 0 ||
+        where.dli_fname == nullptr) {
+        return internal_error("cannot tell where libllama.so was loaded from (dladdr failed)");
+    }
+    return std::filesystem::absolute(std::filesystem::path(where.dli_fname)).parent_path();
+}
+
+// Variant names of the plug-ins in `dir`: libggml-cpu-<name>.so.
+std::vector<std::string> plugins_in(const std::filesystem::path& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string file = entry.path().filename().string();
+        if (file.size() > kPluginPrefix.size() + kPluginSuffix.size() &&
+            file.starts_with(kPluginPrefix) && file.ends_with(kPluginSuffix)) {
+            names.push_back(file.substr(kPluginPrefix.size(),
+                                        file.size() - kPluginPrefix.size() - kPluginSuffix.size()));
         }
-        if (ggml_backend_dev_count() == 0) {
-            logger().error(
-                "no ggml backend could be loaded beside libllama.so: the "
-                "libggml-cpu-*.so files must sit in the same folder");
+    }
+    return names;
+}
+
+std::filesystem::path plugin_path(const std::filesystem::path& dir, std::string_view variant) {
+    return dir / fmt::format("{}{}{}", kPluginPrefix, variant, kPluginSuffix);
+}
+
+// Probes the CPU and chooses the variant (x86-64); elsewhere ggml's own choice.
+Result<SystemInfo> choose_and_load() {
+    SystemInfo info;
+    info.resident_version = RESIDENT_VERSION;
+    info.llama_cpp_version = fmt::format("{} ({})", RESIDENT_LLAMA_CPP_VERSION,
+                                         std::string_view(RESIDENT_LLAMA_CPP_COMMIT).substr(0, 8));
+    RESIDENT_ASSIGN_OR_RETURN(const std::filesystem::path dir, library_folder());
+    const std::vector<std::string> present = plugins_in(dir);
+    if (present.empty()) {
+        return not_found(fmt::format(
+            "no CPU backend of llama.cpp beside {}: the libggml-cpu-*.so files must sit in the "
+            "same folder as libllama.so (rebuild with scripts/bootstrap.sh, or use the jar as "
+            "built)",
+            dir.string()));
+    }
+#if defined(__x86_64__)
+    CpuFacts facts = read_cpu_facts();
+    run_live_checks(facts);
+    info.cpu_vendor = facts.vendor;
+    info.cpu_brand = facts.brand;
+    info.live_check = facts.live_unavailable.empty() ? "ran" : facts.live_unavailable;
+    for (size_t i = 0; i < kIsaCount; ++i) {
+        if (check_isa(facts, static_cast<Isa>(i)).usable) {
+            info.usable_isas.emplace_back(isa_name(static_cast<Isa>(i)));
         }
+    }
+    RESIDENT_ASSIGN_OR_RETURN(const VariantPolicy policy, variant_policy_from_env());
+    RESIDENT_ASSIGN_OR_RETURN(VariantChoice choice, choose_cpu_variant(facts, present, policy));
+    info.cpu_variant = choice.chosen;
+    info.variants = std::move(choice.variants);
+    info.selected_by = policy.pin.empty() ? "probe" : "pinned by RESIDENT_CPU_VARIANT";
+    info.cpu_variant_path = plugin_path(dir, info.cpu_variant).string();
+    LogCapture capture;
+    if (ggml_backend_load(info.cpu_variant_path.c_str()) == nullptr) {
+        return internal_error(
+            fmt::format("ggml could not load the CPU variant {}: {}", info.cpu_variant_path,
+                        capture.text().empty() ? "no reason given" : capture.text()));
+    }
+#else
+    // No probe for this architecture: ggml scores its own variants.
+    ggml_backend_load_all_from_path(dir.c_str());
+    info.selected_by = "ggml's own scoring (no probe for this architecture)";
+    info.live_check = "not an x86-64 machine";
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU) {
+            info.cpu_variant = ggml_backend_dev_description(dev);
+        }
+    }
 #endif
+    if (ggml_backend_dev_count() == 0) {
+        return internal_error(fmt::format("no ggml backend could be loaded from {}", dir.string()));
+    }
+    return info;
+}
+
+struct BackendState {
+    Status status;
+    SystemInfo info;
+};
+
+const BackendState& backend_state() {
+    // A function-local static: initialised once, by the first caller, while
+    // every other caller waits.
+    static const BackendState state = [] {
+        install_crash_report(/*in_jvm=*/false);  // a no-op when the JNI layer did it first
+        llama_log_set(route_log, nullptr);
+        BackendState s;
+        auto chosen = choose_and_load();
+        if (!chosen.is_ok()) {
+            s.status = chosen.status();
+            logger().error("llama.cpp's CPU backend: {}", s.status.message());
+            return s;
+        }
+        s.info = std::move(chosen).value();
         llama_backend_init();
         build_lazy_tables();
-    });
+        crash_report_set_cpu_variant(s.info.cpu_variant);
+        crash_report_refresh_code_ranges();
+        logger().info("{}", s.info.summary());
+        return s;
+    }();
+    return state;
+}
+
+}  // namespace
+
+Status ensure_backend() { return backend_state().status; }
+
+Result<SystemInfo> backend_system_info() {
+    const BackendState& s = backend_state();
+    if (!s.status.is_ok()) return s.status;
+    return s.info;
 }
 
 LogCapture::LogCapture() : previous_(tl_capture) { tl_capture = this; }

@@ -3,11 +3,20 @@
 
 #include <string>
 
+#include "resident/status.h"
+#include "resident/system_info.h"
+
 namespace resident::internal::llama {
 
-// Initialises llama.cpp once per process and routes its log to Resident's
-// logger (debug level). Thread-safe; cheap after the first call.
-void ensure_backend();
+// Initialises llama.cpp once per process: routes its log to Resident's logger
+// (debug level), probes the CPU, loads the best CPU variant that can run here
+// (cpu_variants.h) and logs which one and why. Thread-safe; cheap after the
+// first call, which also decides the answer for the life of the process.
+// Errors: those of resident::system_info().
+Status ensure_backend();
+
+// What ensure_backend chose. Errors: as ensure_backend.
+Result<SystemInfo> backend_system_info();
 
 // While alive, collects the warnings and errors llama.cpp logs on this thread,
 // so a failed load can say why. Not for sharing between threads.

@@ -1,7 +1,9 @@
 #include "engines/llama/llama_model.h"
 
 #include <chrono>
+#include <filesystem>
 
+#include "core/crash_report.h"
 #include "core/log.h"
 #include "engines/llama/gguf_inspect.h"
 #include "engines/llama/llama_backend.h"
@@ -12,11 +14,17 @@
 
 namespace resident::internal::llama {
 
+std::string LlamaModel::crash_name(const ModelSpec& spec) {
+    return std::filesystem::path(spec.source).filename().string();
+}
+
 LlamaModel::LlamaModel(ModelSpec spec, ModelInfo info, ModelPtr model, double seconds)
     : spec_(std::move(spec)),
       info_(std::move(info)),
       model_(std::move(model)),
       load_seconds_(seconds) {}
+
+LlamaModel::~LlamaModel() { crash_report_remove_model(crash_name(spec_)); }
 
 namespace {
 
@@ -45,18 +53,21 @@ Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec) {
     RESIDENT_ASSIGN_OR_RETURN(ModelInfo info, inspect_gguf(spec.source));
     RESIDENT_RETURN_IF_ERROR(check_memory(info, spec));
 
-    ensure_backend();
+    RESIDENT_RETURN_IF_ERROR(ensure_backend());
     llama_model_params params = llama_model_default_params();
     params.load_mode = spec.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
     params.use_extra_bufts = spec.repack;
     params.n_gpu_layers = spec.gpu_layers;
 
     LogCapture capture;
+    // Named in the crash line from the start of its load to its release.
+    crash_report_add_model(crash_name(spec));
     const auto start = std::chrono::steady_clock::now();
     ModelPtr model(llama_model_load_from_file(spec.source.c_str(), params));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!model) {
+        crash_report_remove_model(crash_name(spec));
         return data_loss(fmt::format(
             "llama.cpp could not load '{}' (architecture '{}'): {}. Check that the file is a "
             "complete GGUF of an architecture llama.cpp {} supports",

@@ -19,6 +19,7 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
     // when the estimate exceeds the memory limit; DataLoss when llama.cpp
     // rejects the file.
     static Result<std::shared_ptr<LlamaModel>> load(const ModelSpec& spec);
+    ~LlamaModel() override;
 
     const ModelInfo& info() const override { return info_; }
     const ModelSpec& spec() const override { return spec_; }
@@ -38,6 +39,8 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
     Result<ContextPtr> new_context(const ModelSpec& options, int32_t n_seq) const;
 
    private:
+    // How the crash report names the model: its file name.
+    static std::string crash_name(const ModelSpec& spec);
     LlamaModel(ModelSpec spec, ModelInfo info, ModelPtr model, double seconds);
 
     ModelSpec spec_;
