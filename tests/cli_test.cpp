@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,10 +18,13 @@ struct CliRun {
     std::string output;  // stdout and stderr
 };
 
-CliRun run(const std::string& args) {
-    std::string cmd = std::string(RESIDENT_BINARY) + " " + args;
+// Runs the CLI with `args` (and `env`, "NAME=value ..."), capturing stdout
+// and, unless `stdout_only`, stderr too.
+CliRun run(const std::string& args, const std::string& env = "", bool stdout_only = false) {
+    std::string cmd =
+        (env.empty() ? "" : "env " + env + " ") + std::string(RESIDENT_BINARY) + " " + args;
     if (args.rfind("run ", 0) == 0) cmd += " -t " + std::to_string(testing::threads());
-    cmd += " 2>&1";
+    cmd += stdout_only ? " 2>/dev/null" : " 2>&1";
     FILE* pipe = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];
@@ -38,10 +42,60 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
     return rows;
 }
 
-TEST(Cli, VersionNamesLlamaCpp) {
+TEST(Cli, VersionNamesLlamaCppAndTheCpuVariant) {
     const CliRun r = run("--version");
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_NE(r.output.find("llama.cpp 0.5.0"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(", CPU variant "), std::string::npos) << r.output;
+}
+
+TEST(Cli, InspectSystemShowsTheVariantChosenAndWhyOthersWereSkipped) {
+    const CliRun r = run("inspect --system --json", "", /*stdout_only=*/true);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    const std::string chosen = j["cpu_variant"];
+    ASSERT_FALSE(chosen.empty());
+    int n_chosen = 0;
+    for (const auto& v : j["variants"]) {
+        if (v["chosen"]) {
+            ++n_chosen;
+            EXPECT_EQ(v["name"], chosen);
+        } else {
+            EXPECT_FALSE(std::string(v["reason"]).empty()) << v.dump();
+        }
+    }
+    EXPECT_EQ(n_chosen, 1);
+    const CliRun text = run("inspect --system");
+    EXPECT_NE(text.output.find("cpu variant   " + chosen), std::string::npos) << text.output;
+
+    // Forbidding the chosen variant moves to the next one, and says why.
+    if (chosen != "x64") {
+        const CliRun denied = run("inspect --system --json", "RESIDENT_CPU_VARIANT_DENY=" + chosen,
+                                  /*stdout_only=*/true);
+        ASSERT_EQ(denied.exit_code, 0) << denied.output;
+        const auto d = nlohmann::json::parse(denied.output);
+        EXPECT_NE(d["cpu_variant"], chosen);
+        for (const auto& v : d["variants"]) {
+            if (v["name"] == chosen) EXPECT_EQ(v["reason"], "denied by RESIDENT_CPU_VARIANT_DENY");
+        }
+    }
+    // Pinning the baseline variant, which every x86-64 runs, is honoured.
+    const CliRun pinned =
+        run("inspect --system --json", "RESIDENT_CPU_VARIANT=x64", /*stdout_only=*/true);
+    ASSERT_EQ(pinned.exit_code, 0) << pinned.output;
+    EXPECT_EQ(nlohmann::json::parse(pinned.output)["cpu_variant"], "x64");
+}
+
+TEST(Cli, AnUnknownPinnedVariantStopsBeforeAnyWork) {
+    testing::ScratchDir dir;
+    const std::string in = dir.write("in.jsonl", "{\"prompt\": \"hi\"}\n");
+    const std::string out = dir.file("out.jsonl");
+    const CliRun r =
+        run("run -m " + testing::model_path() + " -i " + in + " -o " + out + " --progress none",
+            "RESIDENT_CPU_VARIANT=pentium4");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("'pentium4' is not a CPU variant"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 TEST(Cli, RunKeepsEveryRowInOrderWithErrorsPerRow) {
@@ -159,7 +213,8 @@ TEST(Cli, JobLevelFaultsStopWithAClearMessageAndExitCode) {
 }
 
 TEST(Cli, InspectPrintsMetadataAndMemory) {
-    const CliRun r = run("inspect " + testing::model_path() + " --json -c 1024 -p 2");
+    const CliRun r =
+        run("inspect " + testing::model_path() + " --json -c 1024 -p 2", "", /*stdout_only=*/true);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto j = nlohmann::json::parse(r.output);
     EXPECT_EQ(j["architecture"], "llama");
