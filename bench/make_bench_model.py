@@ -67,14 +67,15 @@ def model_dir() -> Path:
 
 
 def default_llama_bin() -> Path:
-    """The bin folder of the pinned llama.cpp release build (as cmake/LlamaCpp.cmake)."""
+    """The bin folder of the pinned llama.cpp build (as cmake/LlamaCpp.cmake). Pass a
+    bench/llama_view.py view instead on a machine whose CPU advertises more than it runs."""
     lock = {}
     for line in (ROOT / "third_party" / "llama.cpp.lock").read_text().splitlines():
         if "=" in line and not line.startswith("#"):
             k, v = line.split("=", 1)
             lock[k.strip()] = v.strip()
     version, commit = lock["LLAMA_CPP_VERSION"], lock["LLAMA_CPP_COMMIT"][:8]
-    return cache_dir() / "llama.cpp" / f"{version}-{commit}" / "build-release" / "bin"
+    return cache_dir() / "llama.cpp" / f"{version}-{commit}" / "build-portable" / "bin"
 
 
 # --- the venv -------------------------------------------------------------------
@@ -259,7 +260,7 @@ def main() -> None:
                          "`resident models pull smollm2-135m-instruct` or pass --vocab-from")
     for tool in ("llama-quantize", "llama-bench"):
         if not (args.llama_bin / tool).exists():
-            raise SystemExit(f"no {tool} in {args.llama_bin}: run scripts/bootstrap.sh release")
+            raise SystemExit(f"no {tool} in {args.llama_bin}: run scripts/bootstrap.sh tools")
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with locked(args.out_dir / f".{name}.lock"):

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import llama_view
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -137,8 +139,8 @@ def build(build_dir: Path) -> dict:
                  "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"],
                 capture_output=True)
         if r.returncode != 0 and "is not built" in (r.stdout + r.stderr):
-            log("llama.cpp is not built: scripts/bootstrap.sh release")
-            if run([ROOT / "scripts" / "bootstrap.sh", "release"]).returncode != 0:
+            log("llama.cpp is not built: scripts/bootstrap.sh tools")
+            if run([ROOT / "scripts" / "bootstrap.sh", "tools"]).returncode != 0:
                 die("scripts/bootstrap.sh failed")
             r = run(["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
                      "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"], capture_output=True)
@@ -151,10 +153,15 @@ def build(build_dir: Path) -> dict:
     env = json.loads(env_file.read_text())
     for tool in ("llama-bench", "llama-batched-bench", "llama-quantize"):
         if not (Path(env["llama_bin"]) / tool).exists():
-            log(f"{tool} is missing: scripts/bootstrap.sh release")
-            if run([ROOT / "scripts" / "bootstrap.sh", "release"]).returncode != 0:
+            log(f"{tool} is missing: scripts/bootstrap.sh tools")
+            if run([ROOT / "scripts" / "bootstrap.sh", "tools"]).returncode != 0:
                 die("scripts/bootstrap.sh failed")
             break
+    # llama.cpp's tools run over the plug-in Resident chose (bench/llama_view.py).
+    info = llama_view.system_info(Path(env["resident"]))
+    env["cpu_variant"] = info["cpu_variant"]
+    env["llama_bin"] = str(llama_view.tool_view(Path(env["llama_bin"]), info["cpu_variant"]))
+    log(f"CPU variant {info['cpu_variant']} (selected by {info['selected_by']}) on both sides")
     return env
 
 

@@ -102,8 +102,12 @@ build_llama() {
     portable)
         # The C++ runtime is linked in (and hidden), so an executor with an
         # older libstdc++ than this machine's can still load the libraries;
-        # they find each other through $ORIGIN.
+        # they find each other through $ORIGIN. -Bsymbolic-functions binds
+        # each library's calls to its own copies of inline C++ functions: a
+        # program that defines the same ones (any C++ caller) would otherwise
+        # interpose them, freeing with its runtime what this one allocated.
         local self_contained="-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL"
+        self_contained+=" -Wl,-Bsymbolic-functions"
         opts+=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON
             -DCMAKE_SHARED_LINKER_FLAGS="$self_contained"
             -DCMAKE_MODULE_LINKER_FLAGS="$self_contained")

@@ -16,9 +16,11 @@
 #include <variant>
 #include <vector>
 
+#include "core/crash_report.h"
 #include "jni/json_codec.h"
 #include "resident/memory.h"
 #include "resident/registry.h"
+#include "resident/system_info.h"
 #include "resident/version.h"
 
 namespace resident::internal::jni {
@@ -149,6 +151,22 @@ using namespace resident;
 using namespace resident::internal::jni;
 
 extern "C" {
+
+// Inside a JVM the crash line claims only faults in Resident's, llama's and
+// ggml's code: the JVM raises SIGSEGV on purpose (null checks, safepoints)
+// and handles those itself, after this handler hands them on.
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM*, void*) {
+    install_crash_report(/*in_jvm=*/true);
+    return JNI_VERSION_1_8;
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_systemInfo(JNIEnv* env,
+                                                                                jclass) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        const SystemInfo info = value_or_throw(system_info());
+        return to_bytes(env, json::parse(info.to_json()));
+    });
+}
 
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_version(JNIEnv* env, jclass) {
     return guarded<jbyteArray>(env, nullptr, [&] {

@@ -112,6 +112,21 @@ public final class Resident {
     return Json.read(NativeBridge.resolve(source.getBytes(StandardCharsets.UTF_8))).asText();
   }
 
+  /**
+   * What this JVM's native code runs on: the CPU, the instruction sets the OS lets it use, and the
+   * CPU variant of llama.cpp chosen for it ({@code cpu_variant}), with each other variant and why
+   * it was skipped ({@code variants}). The same JSON as {@code resident inspect --system --json}.
+   * Pin a variant with the environment variable {@code RESIDENT_CPU_VARIANT} (on Spark: {@code
+   * spark.executorEnv.RESIDENT_CPU_VARIANT}), forbid some with {@code RESIDENT_CPU_VARIANT_DENY}.
+   *
+   * @throws ResidentException FAILED_PRECONDITION when no variant (or not the pinned one) can run
+   *     here, INVALID_ARGUMENT for an unknown variant name
+   */
+  public static JsonNode systemInfo() {
+    init();
+    return Json.read(NativeBridge.systemInfo());
+  }
+
   /** Resident's version and the pinned llama.cpp's. */
   public static JsonNode version() {
     init();

@@ -18,6 +18,12 @@ public final class NativeBridge {
 
   public static native byte[] version();
 
+  /**
+   * The CPU, the instruction sets usable here and the CPU variant of llama.cpp chosen (probing the
+   * CPU and loading the variant on first call), with why each other variant was skipped.
+   */
+  public static native byte[] systemInfo();
+
   /** The process-wide resident model for the spec; loads it on first use (single-flight). */
   public static native long acquire(byte[] specJson);
 
