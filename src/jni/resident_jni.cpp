@@ -156,7 +156,7 @@ extern "C" {
 // ggml's code: the JVM raises SIGSEGV on purpose (null checks, safepoints)
 // and handles those itself, after this handler hands them on.
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM*, void*) {
-    install_crash_report(/*in_jvm=*/true);
+    internal::install_crash_report(/*in_jvm=*/true);
     return JNI_VERSION_1_8;
 }
 
