@@ -83,9 +83,14 @@ build_llama() {
     local targets=("$@")
     # GCC < 13's AMX intrinsics miscompile ggml's AMX kernels; the header
     # forced into every file fixes their declarations (it is empty elsewhere).
-    local amx_fix="$LLAMA_HOME/gcc12_amx_fix.h"
+    # llama_static_runtime.cmake links the C++ runtime into the libraries
+    # that ship (and only those). Both are copied beside the builds so that
+    # their paths, part of every compile command, do not depend on the clone.
+    local amx_fix="$LLAMA_HOME/gcc12_amx_fix.h" runtime="$LLAMA_HOME/llama_static_runtime.cmake"
     cmp -s "$root/third_party/gcc12_amx_fix.h" "$amx_fix" 2>/dev/null ||
         cp "$root/third_party/gcc12_amx_fix.h" "$amx_fix"
+    cmp -s "$root/third_party/llama_static_runtime.cmake" "$runtime" 2>/dev/null ||
+        cp "$root/third_party/llama_static_runtime.cmake" "$runtime"
     # One llama.cpp for every x86-64: shared libraries, the CPU backend built
     # once per instruction-set level as a plug-in (libggml-cpu-<variant>.so),
     # and Resident loads the best one that its probe says can run
@@ -100,17 +105,8 @@ build_llama() {
         -DLLAMA_BUILD_NUMBER=0 -DLLAMA_BUILD_COMMIT="${LLAMA_CPP_COMMIT:0:8}")
     case $flavor in
     portable)
-        # The C++ runtime is linked in (and hidden), so an executor with an
-        # older libstdc++ than this machine's can still load the libraries;
-        # they find each other through $ORIGIN. -Bsymbolic-functions binds
-        # each library's calls to its own copies of inline C++ functions: a
-        # program that defines the same ones (any C++ caller) would otherwise
-        # interpose them, freeing with its runtime what this one allocated.
-        local self_contained="-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL"
-        self_contained+=" -Wl,-Bsymbolic-functions"
         opts+=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON
-            -DCMAKE_SHARED_LINKER_FLAGS="$self_contained"
-            -DCMAKE_MODULE_LINKER_FLAGS="$self_contained")
+            -DCMAKE_PROJECT_INCLUDE="$runtime")
         ;;
     tsan)
         # llama instrumented. ggml is not: its instrumented kernels made the
@@ -130,7 +126,7 @@ build_llama() {
     local stamp="$build/.resident-stamp" want
     want=$({
         printf '%s\n' "${opts[@]}"
-        cat "$amx_fix"
+        cat "$amx_fix" "$runtime"
         c++ --version | head -n 1
     } | sha256sum | cut -c1-16)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
