@@ -31,14 +31,15 @@ struct SystemInfo {
     std::string live_check;
     std::string cpu_variant;                 // the chosen variant
     std::string cpu_variant_path;            // its plug-in file
-    std::string selected_by;                 // "probe", "pinned by RESIDENT_CPU_VARIANT", ...
+    std::string selected_by;                 // "the probe", or "RESIDENT_CPU_VARIANT" (a pin)
     std::vector<CpuVariantReport> variants;  // every known variant, best first
 
     // A few lines for people (`resident inspect --system`).
     std::string to_text() const;
     // One JSON object (Java's Resident.systemInfo(), `--json`).
     std::string to_json() const;
-    // "cpu variant icelake (skipped sapphirerapids: AMX-TILE advertised, not enabled ...)".
+    // One line for logs: "CPU variant zen4 (selected by the probe; ...); skipped
+    // sapphirerapids: AMX-TILE advertised, not enabled by the OS (...)".
     std::string summary() const;
 };
 

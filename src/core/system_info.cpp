@@ -8,10 +8,14 @@
 namespace resident {
 
 std::string SystemInfo::summary() const {
+    // Best first: the variants ranked above the chosen one that could not
+    // run or were denied (not those a pin passed over).
     std::vector<std::string> skipped;
     for (const auto& v : variants) {
-        if (v.chosen) break;  // best first: only those ranked above the chosen one
-        if (v.present) skipped.push_back(fmt::format("{}: {}", v.name, v.reason));
+        if (v.chosen) break;
+        if (v.present && (!v.usable || v.reason.starts_with("denied"))) {
+            skipped.push_back(fmt::format("{}: {}", v.name, v.reason));
+        }
     }
     std::string line = fmt::format("CPU variant {} (selected by {}; {} {}, live check {})",
                                    cpu_variant, selected_by, cpu_vendor, cpu_brand, live_check);

@@ -120,7 +120,7 @@ Result<SystemInfo> choose_and_load() {
     RESIDENT_ASSIGN_OR_RETURN(VariantChoice choice, choose_cpu_variant(facts, present, policy));
     info.cpu_variant = choice.chosen;
     info.variants = std::move(choice.variants);
-    info.selected_by = policy.pin.empty() ? "probe" : "pinned by RESIDENT_CPU_VARIANT";
+    info.selected_by = policy.pin.empty() ? "the probe" : "RESIDENT_CPU_VARIANT";
     info.cpu_variant_path = plugin_path(dir, info.cpu_variant).string();
     LogCapture capture;
     if (ggml_backend_load(info.cpu_variant_path.c_str()) == nullptr) {
