@@ -204,6 +204,16 @@ TEST(Cli, JobLevelFaultsStopWithAClearMessageAndExitCode) {
          "needs about"},
         {"run -m " + testing::model_path() + " -i " + in + " -o /nope/dir/out.jsonl", 2,
          "cannot be written"},
+        // Invalid settings stop the job before any work, instead of failing every row.
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --max-tokens -1", 2,
+         "max_tokens = -1"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --temperature nan", 2,
+         "temperature = nan"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --top-p 2", 2,
+         "top_p = 2"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out +
+             " --strategy per-partition --partitions -3",
+         2, "partitions = -3"},
     };
     for (const auto& c : cases) {
         const CliRun r = run(c.args + " --progress none");

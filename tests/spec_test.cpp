@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "resident/generation.h"
 #include "resident/model_spec.h"
 
@@ -59,6 +61,34 @@ TEST(Seed, ExplicitSeedWinsThenRowKeyThenDefault) {
     EXPECT_NE(effective_seed(r, 42), from_key);
     r.sampling.seed = 7;
     EXPECT_EQ(effective_seed(r, 42), 7u);
+}
+
+TEST(Sampling, EachBadFieldIsNamedWithItsRange) {
+    EXPECT_TRUE(SamplingParams{}.validate().is_ok());
+    struct Case {
+        void (*set)(SamplingParams&);
+        std::string needle;
+    };
+    const Case cases[] = {
+        {[](SamplingParams& s) { s.max_tokens = 0; }, "max_tokens = 0: use 1 or more"},
+        {[](SamplingParams& s) { s.temperature = std::nanf(""); }, "temperature = nan"},
+        {[](SamplingParams& s) { s.temperature = -0.5f; }, "temperature = -0.5"},
+        {[](SamplingParams& s) { s.top_k = -1; }, "top_k = -1"},
+        {[](SamplingParams& s) { s.top_p = 0.0f; }, "top_p = 0: use a value in (0, 1]"},
+        {[](SamplingParams& s) { s.min_p = 1.5f; }, "min_p = 1.5"},
+        {[](SamplingParams& s) { s.stop = {""}; }, "a stop string is empty"},
+        {[](SamplingParams& s) {
+             s.stop = {"ok", "\xff"};
+         },
+         "not valid UTF-8"},
+    };
+    for (const auto& c : cases) {
+        SamplingParams s;
+        c.set(s);
+        const Status st = s.validate();
+        EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << c.needle;
+        EXPECT_NE(st.message().find(c.needle), std::string::npos) << st.message();
+    }
 }
 
 }  // namespace

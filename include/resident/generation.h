@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "resident/status.h"
+
 namespace resident {
 
 struct ChatMessage {
@@ -28,6 +30,11 @@ struct SamplingParams {
     std::optional<uint64_t> seed;
     std::vector<std::string> stop;  // generation ends before the first match
     bool ignore_eos = false;        // keep generating past end-of-sequence (benchmarks)
+
+    // The one home of the sampling rules: engines check every request with
+    // it, and front ends check a job's settings with it before any work.
+    // Errors: InvalidArgument naming the field, its value and the valid range.
+    Status validate() const;
 };
 
 struct GenerationRequest {

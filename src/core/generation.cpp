@@ -1,6 +1,36 @@
 #include "resident/generation.h"
 
+#include <fmt/format.h>
+
+#include "core/utf8.h"
+
 namespace resident {
+
+Status SamplingParams::validate() const {
+    if (max_tokens < 1) {
+        return invalid_argument(fmt::format("max_tokens = {}: use 1 or more", max_tokens));
+    }
+    if (!(temperature >= 0.0f) || temperature > 100.0f) {
+        return invalid_argument(
+            fmt::format("temperature = {}: use 0 (greedy) to 100", temperature));
+    }
+    if (top_k < 0) return invalid_argument(fmt::format("top_k = {}: use 0 (off) or more", top_k));
+    if (!(top_p > 0.0f && top_p <= 1.0f)) {
+        return invalid_argument(fmt::format("top_p = {}: use a value in (0, 1]", top_p));
+    }
+    if (!(min_p >= 0.0f && min_p <= 1.0f)) {
+        return invalid_argument(fmt::format("min_p = {}: use a value in [0, 1]", min_p));
+    }
+    for (const auto& s : stop) {
+        if (s.empty()) return invalid_argument("a stop string is empty: remove it");
+        if (auto at = internal::first_invalid_utf8(s)) {
+            return invalid_argument(fmt::format(
+                "a stop string is not valid UTF-8 (bad byte 0x{:02X} at offset {}): re-encode it",
+                static_cast<unsigned char>(s[*at]), *at));
+        }
+    }
+    return Status::ok();
+}
 
 std::string_view finish_reason_name(FinishReason reason) {
     switch (reason) {

@@ -347,7 +347,14 @@ Status run_per_partition(Plan& plan, int64_t& loads, double& load_seconds) {
 }  // namespace
 
 Result<JobSummary> run_job(const JobOptions& options) {
+    // Every setting is checked before any work: a bad one stops the job
+    // (exit 2) instead of failing every row.
     RESIDENT_RETURN_IF_ERROR(options.spec.validate());
+    RESIDENT_RETURN_IF_ERROR(options.sampling.validate());
+    if (options.partitions < 0) {
+        return invalid_argument(fmt::format(
+            "partitions = {}: use 1 or more, or 0 for one per worker", options.partitions));
+    }
     RESIDENT_ASSIGN_OR_RETURN(std::vector<InputRow> rows,
                               read_rows(options.input, options.input_format));
     const std::string partial = options.output + ".partial";

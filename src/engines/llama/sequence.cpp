@@ -26,29 +26,6 @@ Status check_text(std::string_view what, std::string_view text) {
     return Status::ok();
 }
 
-Status check_sampling(const SamplingParams& s) {
-    if (s.max_tokens < 1) {
-        return invalid_argument(fmt::format("max_tokens = {}: use 1 or more", s.max_tokens));
-    }
-    if (!(s.temperature >= 0.0f) || s.temperature > 100.0f) {
-        return invalid_argument(
-            fmt::format("temperature = {}: use 0 (greedy) to 100", s.temperature));
-    }
-    if (s.top_k < 0)
-        return invalid_argument(fmt::format("top_k = {}: use 0 (off) or more", s.top_k));
-    if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) {
-        return invalid_argument(fmt::format("top_p = {}: use a value in (0, 1]", s.top_p));
-    }
-    if (!(s.min_p >= 0.0f && s.min_p <= 1.0f)) {
-        return invalid_argument(fmt::format("min_p = {}: use a value in [0, 1]", s.min_p));
-    }
-    for (const auto& stop : s.stop) {
-        if (stop.empty()) return invalid_argument("a stop string is empty: remove it");
-        RESIDENT_RETURN_IF_ERROR(check_text("a stop string", stop));
-    }
-    return Status::ok();
-}
-
 Result<std::string> render_chat(const LlamaModel& model, const GenerationRequest& request) {
     std::vector<llama_chat_message> messages;
     if (request.system_prompt) {
@@ -101,7 +78,7 @@ Result<std::string> render_chat(const LlamaModel& model, const GenerationRequest
 
 Result<PreparedRequest> prepare_request(const LlamaModel& model, const GenerationRequest& request,
                                         int32_t ctx_size, uint64_t default_seed) {
-    RESIDENT_RETURN_IF_ERROR(check_sampling(request.sampling));
+    RESIDENT_RETURN_IF_ERROR(request.sampling.validate());
     const bool chat = !request.messages.empty() || request.system_prompt.has_value();
     if (request.messages.empty()) {
         if (request.prompt.empty()) {
