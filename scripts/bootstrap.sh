@@ -85,7 +85,8 @@ build_llama() {
     # forced into every file fixes their declarations (it is empty elsewhere).
     # llama_static_runtime.cmake links the C++ runtime into the libraries
     # that ship (and only those). Both are copied beside the builds so that
-    # their paths, part of every compile command, do not depend on the clone.
+    # their paths (the header's is in every compile command, hence in ccache's
+    # keys) do not depend on where the repository was cloned.
     local amx_fix="$LLAMA_HOME/gcc12_amx_fix.h" runtime="$LLAMA_HOME/llama_static_runtime.cmake"
     cmp -s "$root/third_party/gcc12_amx_fix.h" "$amx_fix" 2>/dev/null ||
         cp "$root/third_party/gcc12_amx_fix.h" "$amx_fix"
