@@ -93,7 +93,7 @@ TEST(BadModel, CorruptedHeaderBytes) {
 TEST(BadModel, MoreMemoryThanAllowedIsRefusedBeforeLoading) {
     ModelSpec s = testing::small_spec();
     s.memory_limit_bytes = 16u << 20;
-    expect_load_error(s, {StatusCode::kResourceExhausted, "needs about"});
+    expect_load_error(s, {StatusCode::kFailedPrecondition, "memory limit"});
 }
 
 TEST(BadModel, InvalidOptionsNameTheField) {

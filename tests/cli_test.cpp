@@ -201,7 +201,7 @@ TEST(Cli, JobLevelFaultsStopWithAClearMessageAndExitCode) {
         {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --strategy fast", 2,
          "unknown strategy"},
         {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --memory-limit 1M", 4,
-         "needs about"},
+         "raise the model's memory limit (memory_limit_bytes, --memory-limit)"},
         {"run -m " + testing::model_path() + " -i " + in + " -o /nope/dir/out.jsonl", 2,
          "cannot be written"},
         // Invalid settings stop the job before any work, instead of failing every row.

@@ -80,7 +80,7 @@ TEST(Registry, OptionsThatChangeTheWeightsAreSeparateModels) {
     auto a = registry.acquire(spec);
     spec.ctx_size = 512;  // a context option: same resident model
     auto b = registry.acquire(spec);
-    spec.repack = false;  // a load option: another copy
+    spec.use_mmap = false;  // a load option: another copy
     auto c = registry.acquire(spec);
     ASSERT_TRUE(a.is_ok() && b.is_ok() && c.is_ok());
     EXPECT_EQ(a->get(), b->get());

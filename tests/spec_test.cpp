@@ -45,7 +45,7 @@ TEST(ModelSpec, LoadKeyIgnoresContextOptions) {
     b.ctx_size = 4096;
     b.parallel = 2;
     EXPECT_EQ(a.load_options_key(), b.load_options_key());
-    b.repack = false;
+    b.weights = Weights::kShared;
     EXPECT_NE(a.load_options_key(), b.load_options_key());
 }
 

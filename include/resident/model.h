@@ -45,9 +45,12 @@ struct ModelInfo {
 
 // Memory a model needs under given options, in bytes.
 struct MemoryEstimate {
-    uint64_t weights = 0;          // tensor data in the file
-    uint64_t weights_private = 0;  // of which held privately (not shareable via mmap)
-    uint64_t kv_per_sequence = 0;  // KV cache of one sequence at ctx_size
+    uint64_t weights = 0;  // tensor data in the file
+    // Of which held privately (not shareable via mmap). For weights=auto the
+    // private case: what a repacked copy would hold.
+    uint64_t weights_private = 0;
+    uint64_t kv_per_token = 0;     // KV cache of one token of one sequence
+    uint64_t kv_per_sequence = 0;  // of one sequence at kv_tokens (else ctx_size, the most)
     uint64_t compute = 0;          // scratch buffers of one context
     // Private memory of the model plus one context with `sequences` sequences.
     uint64_t private_total(int32_t sequences) const;
@@ -74,6 +77,8 @@ struct BatchEngineStats {
     int64_t prompt_tokens = 0;
     int64_t generated_tokens = 0;
     int32_t max_in_flight = 0;  // most sequences decoded together
+    int32_t kv_cells = 0;       // KV cells per sequence now
+    int64_t kv_growths = 0;     // times the context grew for a longer row
 };
 
 // Serves requests from many threads through one context. Thread-safe. The
@@ -106,6 +111,9 @@ class Model {
     virtual double load_seconds() const = 0;
     // Bytes of tensor data the engine placed in memory (mapped or copied).
     virtual uint64_t loaded_bytes() const = 0;
+    // Where the weights went and why, e.g. "shared (mapped): weights=shared
+    // was asked for"; spec().weights holds the resolved placement.
+    virtual const std::string& placement() const = 0;
     // A new context with one sequence. `options` supplies the context options
     // (ctx_size, threads, batch_size, seed); its load options are ignored.
     // Errors: InvalidArgument for bad options; ResourceExhausted when the

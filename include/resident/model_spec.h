@@ -24,7 +24,22 @@ enum class Determinism {
     kExact,
 };
 
+// Where the weights of a resident model live.
+enum class Weights {
+    // Decided at load from the model's size, the process's memory budget and
+    // what the machine has free (resolve_weights in memory_budget.h).
+    kAuto,
+    // Served zero-copy from the memory-mapped file: one page-cache copy for
+    // every process on the node, near-instant warm loads, slower CPU kernels.
+    kShared,
+    // Repacked by the CPU backend into its faster layouts: a private copy per
+    // process, seconds per load.
+    kPrivate,
+};
+
 std::string_view task_name(Task task);
+std::string_view weights_name(Weights w);
+Result<Weights> parse_weights(std::string_view name);
 std::string_view determinism_name(Determinism d);
 Result<Task> parse_task(std::string_view name);
 Result<Determinism> parse_determinism(std::string_view name);
@@ -37,16 +52,21 @@ struct ModelSpec {
     Task task = Task::kGenerate;
 
     // --- load options: part of the resident model's identity ---
-    // Map the weights read-only so every process on the node shares one copy
-    // in the page cache.
+    // Map the file read-only (false: read it into private memory, which also
+    // makes every weight private).
     bool use_mmap = true;
-    // Let the CPU backend repack weights into its faster layouts. Repacked
-    // weights are a private copy per process (more RSS, faster decode).
-    bool repack = true;
+    // Shared (mapped, zero-copy) or private (repacked) weights; kAuto is
+    // resolved to one of them before the load, and the registry keys the
+    // model by the resolved value.
+    Weights weights = Weights::kAuto;
     int32_t gpu_layers = 0;  // layers to offload; -1 = all
 
     // --- context options: per predictor and per batch engine ---
-    int32_t ctx_size = 2048;     // tokens of context per sequence
+    int32_t ctx_size = 2048;  // most tokens one row may use, prompt + generated
+    // KV cache cells per sequence. 0 = sized to the rows: each context starts
+    // small and grows (to the next power of two, at most ctx_size) when a row
+    // needs more; a batch engine grows once its sequences in flight finish.
+    int32_t kv_tokens = 0;
     int32_t threads = 0;         // compute threads per context; 0 = all cores
     int32_t batch_size = 512;    // tokens per decode call (prompt chunks)
     int32_t parallel = 8;        // sequences in flight in a batch engine
@@ -54,8 +74,10 @@ struct ModelSpec {
     Determinism determinism = Determinism::kBatched;
     uint64_t seed = 42;  // seed of requests that carry neither seed nor row key
 
-    // Refuse to load when the estimated memory exceeds this many bytes;
-    // 0 = what the machine (or its cgroup) has available.
+    // The native memory this process may use for its models and their
+    // contexts (weights held privately, KV caches, compute buffers); 0 = the
+    // process-wide budget (set_memory_budget, RESIDENT_MEMORY_BUDGET, the
+    // cgroup limit, else the machine's memory). See memory_budget.h.
     uint64_t memory_limit_bytes = 0;
 
     // Checks every field; the message names the field and the accepted range.
@@ -63,6 +85,10 @@ struct ModelSpec {
     // The options that change the loaded weights, as text (with the resolved
     // path, the registry's key).
     std::string load_options_key() const;
+    // The most tokens one row may use: kv_tokens when set, else ctx_size.
+    int32_t row_tokens() const { return kv_tokens > 0 ? kv_tokens : ctx_size; }
+    // Whether the CPU backend may repack: weights resolved to private.
+    bool repack() const { return use_mmap && weights == Weights::kPrivate; }
     // Compute threads a context uses: `threads`, or the cores of the machine.
     int32_t effective_threads() const;
 };

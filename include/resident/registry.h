@@ -26,10 +26,12 @@ struct ModelStats {
     std::string path;
     int64_t loads = 0;  // successful loads of this key in this registry
     int64_t failed_loads = 0;
+    int64_t evictions = 0;      // times it was freed (by evict*, or for the memory budget)
     double load_seconds = 0;    // summed over loads
     uint64_t loaded_bytes = 0;  // of the current copy
     int64_t handles = 0;        // handles held outside the registry
     bool resident = false;      // loaded now
+    std::string placement;      // Model::placement() of the current copy
     std::chrono::system_clock::time_point last_use{};
 };
 
@@ -60,6 +62,10 @@ class Registry {
     // when the estimate exceeds the memory limit).
     Result<ModelHandle> acquire(const ModelSpec& spec);
 
+    // While it lives, the registry gives memory back to the process budget
+    // (memory_budget.h): a claim that does not fit frees its least recently
+    // used idle model, which a later acquire() loads again.
+    //
     // Drops the registry's reference to models that no handle holds; returns
     // how many were freed.
     size_t evict_idle();
@@ -73,6 +79,7 @@ class Registry {
     std::vector<ModelStats> stats() const;
     // Loads and their seconds over all keys (for job summaries).
     int64_t total_loads() const;
+    int64_t total_evictions() const;
     double total_load_seconds() const;
 
     const Catalog& catalog() const;

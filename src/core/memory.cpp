@@ -58,6 +58,13 @@ uint64_t available_memory_bytes() {
     return avail;
 }
 
+uint64_t cgroup_memory_limit_bytes() {
+    const std::string cg = own_cgroup_dir();
+    return cg.empty() ? 0 : read_number_file(cg + "/memory.max");
+}
+
+uint64_t total_memory_bytes() { return read_kb_field("/proc/meminfo", "MemTotal:"); }
+
 uint64_t current_rss_bytes() { return read_kb_field("/proc/self/status", "VmRSS:"); }
 uint64_t peak_rss_bytes() { return read_kb_field("/proc/self/status", "VmHWM:"); }
 

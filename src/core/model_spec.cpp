@@ -13,6 +13,26 @@ std::string_view determinism_name(Determinism d) {
     return d == Determinism::kBatched ? "batched" : "exact";
 }
 
+std::string_view weights_name(Weights w) {
+    switch (w) {
+        case Weights::kShared:
+            return "shared";
+        case Weights::kPrivate:
+            return "private";
+        case Weights::kAuto:
+            break;
+    }
+    return "auto";
+}
+
+Result<Weights> parse_weights(std::string_view name) {
+    if (name == "auto") return Weights::kAuto;
+    if (name == "shared") return Weights::kShared;
+    if (name == "private") return Weights::kPrivate;
+    return invalid_argument(
+        fmt::format("unknown weights placement '{}': use auto, shared or private", name));
+}
+
 Result<Task> parse_task(std::string_view name) {
     if (name == "generate") return Task::kGenerate;
     if (name == "embed") return Task::kEmbed;
@@ -47,6 +67,11 @@ Status ModelSpec::validate() const {
     if (ctx_size < 16 || ctx_size > (1 << 20)) {
         return out_of_range("ctx_size", ctx_size, "16 to 1048576 tokens");
     }
+    if (kv_tokens != 0 && (kv_tokens < 16 || kv_tokens > ctx_size)) {
+        return invalid_argument(fmt::format(
+            "kv_tokens = {} is out of range: use 0 (sized to the rows) or 16 to ctx_size ({})",
+            kv_tokens, ctx_size));
+    }
     if (threads < 0 || threads > 512)
         return out_of_range("threads", threads, "0 (all cores) to 512");
     if (batch_size < 1 || batch_size > 65536) {
@@ -60,8 +85,8 @@ Status ModelSpec::validate() const {
 }
 
 std::string ModelSpec::load_options_key() const {
-    return fmt::format("engine={};mmap={};repack={};gpu_layers={}", engine, use_mmap, repack,
-                       gpu_layers);
+    return fmt::format("engine={};mmap={};weights={};gpu_layers={}", engine, use_mmap,
+                       weights_name(weights), gpu_layers);
 }
 
 int32_t ModelSpec::effective_threads() const {

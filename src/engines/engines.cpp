@@ -59,12 +59,14 @@ uint64_t MemoryEstimate::total(int32_t sequences) const {
 MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec) {
     MemoryEstimate e;
     e.weights = info.tensor_bytes;
-    e.weights_private = !spec.use_mmap ? info.tensor_bytes
-                        : spec.repack  ? info.repackable_bytes
-                                       : 0;
+    e.weights_private = !spec.use_mmap                     ? info.tensor_bytes
+                        : spec.weights == Weights::kShared ? 0
+                                                           : info.repackable_bytes;
     // K and V in f16 for every layer and KV head.
-    e.kv_per_sequence = static_cast<uint64_t>(spec.ctx_size) * info.n_layer * info.n_head_kv *
-                        (info.head_dim_k + info.head_dim_v) * 2;
+    e.kv_per_token = static_cast<uint64_t>(info.n_layer) * info.n_head_kv *
+                     (info.head_dim_k + info.head_dim_v) * 2;
+    e.kv_per_sequence =
+        e.kv_per_token * static_cast<uint64_t>(spec.kv_tokens > 0 ? spec.kv_tokens : spec.ctx_size);
     // Scratch of one decode call: logits of every output row, plus activations
     // of a batch (about 16 floats per embedding element, a margin over the FFN
     // and attention temporaries of the llama and gemma3 graphs; docs/memory.md).

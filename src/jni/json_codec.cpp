@@ -69,12 +69,13 @@ Result<ModelSpec> spec_from_json(const json& j) {
     if (!j.is_object()) return invalid_argument("a model spec must be a JSON object");
     ModelSpec s;
     Fields f(j, "model spec");
-    std::string task, determinism;
+    std::string task, determinism, weights;
     RESIDENT_RETURN_IF_ERROR(f.read("source", s.source));
     RESIDENT_RETURN_IF_ERROR(f.read("engine", s.engine));
     RESIDENT_RETURN_IF_ERROR(f.read("task", task));
     RESIDENT_RETURN_IF_ERROR(f.read("use_mmap", s.use_mmap));
-    RESIDENT_RETURN_IF_ERROR(f.read("repack", s.repack));
+    RESIDENT_RETURN_IF_ERROR(f.read("weights", weights));
+    RESIDENT_RETURN_IF_ERROR(f.read("kv_tokens", s.kv_tokens));
     RESIDENT_RETURN_IF_ERROR(f.read("gpu_layers", s.gpu_layers));
     RESIDENT_RETURN_IF_ERROR(f.read("ctx_size", s.ctx_size));
     RESIDENT_RETURN_IF_ERROR(f.read("threads", s.threads));
@@ -87,6 +88,9 @@ Result<ModelSpec> spec_from_json(const json& j) {
     RESIDENT_RETURN_IF_ERROR(f.no_others());
     if (!task.empty()) {
         RESIDENT_ASSIGN_OR_RETURN(s.task, parse_task(task));
+    }
+    if (!weights.empty()) {
+        RESIDENT_ASSIGN_OR_RETURN(s.weights, parse_weights(weights));
     }
     if (!determinism.empty()) {
         RESIDENT_ASSIGN_OR_RETURN(s.determinism, parse_determinism(determinism));
@@ -168,6 +172,7 @@ json to_json(const ModelInfo& i) {
 json to_json(const MemoryEstimate& m, int32_t sequences) {
     return {{"weights", m.weights},
             {"weights_private", m.weights_private},
+            {"kv_per_token", m.kv_per_token},
             {"kv_per_sequence", m.kv_per_sequence},
             {"compute", m.compute},
             {"sequences", sequences},
@@ -183,6 +188,8 @@ json to_json(const ModelStats& s) {
             {"path", s.path},
             {"loads", s.loads},
             {"failed_loads", s.failed_loads},
+            {"evictions", s.evictions},
+            {"placement", s.placement},
             {"load_seconds", s.load_seconds},
             {"loaded_bytes", s.loaded_bytes},
             {"handles", s.handles},
@@ -197,6 +204,8 @@ json to_json(const BatchEngineStats& s) {
             {"decode_calls", s.decode_calls},
             {"prompt_tokens", s.prompt_tokens},
             {"generated_tokens", s.generated_tokens},
+            {"kv_cells", s.kv_cells},
+            {"kv_growths", s.kv_growths},
             {"max_in_flight", s.max_in_flight}};
 }
 

@@ -19,6 +19,7 @@
 #include "core/crash_report.h"
 #include "jni/json_codec.h"
 #include "resident/memory.h"
+#include "resident/memory_budget.h"
 #include "resident/registry.h"
 #include "resident/system_info.h"
 #include "resident/version.h"
@@ -248,8 +249,14 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_registrySta
         json models = json::array();
         for (const ModelStats& s : registry.stats()) models.push_back(to_json(s));
         const LoadCounters process = process_load_counters();
+        const BudgetInfo budget = memory_budget();
         return to_bytes(env, {{"loads", registry.total_loads()},
                               {"load_seconds", registry.total_load_seconds()},
+                              {"evictions", registry.total_evictions()},
+                              {"budget_bytes", budget.limit},
+                              {"budget_source", budget.source},
+                              {"budget_used_bytes", budget.used},
+                              {"budget_peak_bytes", budget.peak},
                               {"process_loads", process.loads},
                               {"process_load_seconds", process.seconds},
                               {"peak_rss_bytes", peak_rss_bytes()},

@@ -10,6 +10,7 @@
 #include "engines/engines.h"
 #include "fmt/format.h"
 #include "resident/memory.h"
+#include "resident/memory_budget.h"
 
 namespace resident {
 
@@ -25,11 +26,35 @@ struct Registry::Impl {
         std::shared_future<LoadResult> loading;
         int64_t loads = 0;
         int64_t failed_loads = 0;
+        int64_t evictions = 0;
         double load_seconds = 0;
         std::chrono::system_clock::time_point last_use{};
     };
 
     explicit Impl(RegistryOptions o) : options(std::move(o)), cache(options.cache) {}
+
+    // Frees the least recently used model no handle holds (the budget asks
+    // when a claim does not fit). Returns whether one was freed.
+    bool evict_lru(uint64_t missing) {
+        std::shared_ptr<const Model> freed;
+        {
+            std::lock_guard lock(mu);
+            Entry* lru = nullptr;
+            for (auto& [key, e] : entries) {
+                if (e.model && e.model.use_count() == 1 && (!lru || e.last_use < lru->last_use)) {
+                    lru = &e;
+                }
+            }
+            if (!lru) return false;
+            ++lru->evictions;
+            freed = std::move(lru->model);
+        }
+        event(
+            fmt::format("evicted {} (least recently used, idle; the memory budget needed {} "
+                        "more)",
+                        freed->info().path, format_bytes(missing)));
+        return true;
+    }
 
     void event(const std::string& line) {
         if (options.on_event) {
@@ -44,11 +69,35 @@ struct Registry::Impl {
     Result<Catalog> catalog = Catalog::load_default();
     mutable std::mutex mu;
     std::map<std::string, Entry> entries;  // guarded by mu
+
+    // Lets the process budget call evict_lru while this registry lives.
+    struct Hook {
+        std::mutex mu;
+        Impl* impl = nullptr;  // null once the registry is gone
+    };
+    std::shared_ptr<Hook> hook = std::make_shared<Hook>();
+    int evictor_id = 0;
 };
 
-Registry::Registry(RegistryOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Registry::Registry(RegistryOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+    impl_->hook->impl = impl_.get();
+    impl_->evictor_id =
+        add_memory_evictor([weak = std::weak_ptr<Impl::Hook>(impl_->hook)](uint64_t missing) {
+            auto hook = weak.lock();
+            if (!hook) return false;
+            std::lock_guard lock(hook->mu);
+            return hook->impl != nullptr && hook->impl->evict_lru(missing);
+        });
+}
 
-Registry::~Registry() { shutdown(); }
+Registry::~Registry() {
+    remove_memory_evictor(impl_->evictor_id);
+    {
+        std::lock_guard lock(impl_->hook->mu);
+        impl_->hook->impl = nullptr;
+    }
+    shutdown();
+}
 
 Registry& Registry::global() {
     // Never destroyed: other threads may still hold it at exit. An exit hook
@@ -82,6 +131,15 @@ Resolved make_key(std::string path, const ModelSpec& spec) {
     std::string key = path + "|" + spec.load_options_key();
     return {std::move(path), std::move(key)};
 }
+
+// Whether a loaded model serves `spec`: the same load options, where
+// weights=auto accepts either placement.
+bool serves(const Model& model, const ModelSpec& spec) {
+    const ModelSpec& m = model.spec();
+    return m.engine == spec.engine && m.use_mmap == spec.use_mmap &&
+           m.gpu_layers == spec.gpu_layers &&
+           (spec.weights == Weights::kAuto || m.weights == spec.weights);
+}
 }  // namespace
 
 Result<ModelHandle> Registry::acquire(const ModelSpec& spec) {
@@ -98,9 +156,19 @@ Result<ModelHandle> Registry::acquire(const ModelSpec& spec) {
     std::shared_future<LoadResult> wait_on;
     {
         std::lock_guard lock(impl_->mu);
+        const auto now = std::chrono::system_clock::now();
+        // A copy already resident under other requested options that resolve
+        // to the same weights (weights=auto and its resolved placement).
+        for (auto& [other_key, other] : impl_->entries) {
+            if (other_key != key && other.path == path && other.model &&
+                serves(*other.model, spec)) {
+                other.last_use = now;
+                return ModelHandle(other.model);
+            }
+        }
         Impl::Entry& e = impl_->entries[key];
         e.path = path;
-        e.last_use = std::chrono::system_clock::now();
+        e.last_use = now;
         if (e.model) return ModelHandle(e.model);
         if (e.loading.valid()) {
             wait_on = e.loading;
@@ -133,8 +201,8 @@ Result<ModelHandle> Registry::acquire(const ModelSpec& spec) {
         }
     }
     if (result.is_ok()) {
-        impl_->event(fmt::format("loaded {} in {:.2f} s ({}, {})", path, (*result)->load_seconds(),
-                                 format_bytes((*result)->loaded_bytes()), spec.load_options_key()));
+        impl_->event(fmt::format("loaded {} in {:.2f} s ({}; {})", path, (*result)->load_seconds(),
+                                 format_bytes((*result)->loaded_bytes()), (*result)->placement()));
     }
     promise.set_value(result);
     return result;
@@ -145,7 +213,10 @@ size_t Registry::evict_idle() {
     {
         std::lock_guard lock(impl_->mu);
         for (auto& [key, e] : impl_->entries) {
-            if (e.model && e.model.use_count() == 1) freed.push_back(std::move(e.model));
+            if (e.model && e.model.use_count() == 1) {
+                ++e.evictions;
+                freed.push_back(std::move(e.model));
+            }
         }
     }
     for (const auto& m : freed) impl_->event(fmt::format("evicted {}", m->info().path));
@@ -170,6 +241,7 @@ Status Registry::evict(const ModelSpec& spec) {
                 fmt::format("model '{}' is in use by {} handles: release them before evicting it",
                             spec.source, it->second.model.use_count() - 1));
         }
+        ++it->second.evictions;
         freed = std::move(it->second.model);
     }
     impl_->event(fmt::format("evicted {}", freed->info().path));
@@ -196,6 +268,8 @@ std::vector<ModelStats> Registry::stats() const {
         s.path = e.path;
         s.loads = e.loads;
         s.failed_loads = e.failed_loads;
+        s.evictions = e.evictions;
+        if (e.model) s.placement = e.model->placement();
         s.load_seconds = e.load_seconds;
         s.resident = e.model != nullptr;
         s.loaded_bytes = e.model ? e.model->loaded_bytes() : 0;
@@ -209,6 +283,12 @@ std::vector<ModelStats> Registry::stats() const {
 int64_t Registry::total_loads() const {
     int64_t n = 0;
     for (const auto& s : stats()) n += s.loads;
+    return n;
+}
+
+int64_t Registry::total_evictions() const {
+    int64_t n = 0;
+    for (const auto& s : stats()) n += s.evictions;
     return n;
 }
 

@@ -13,6 +13,7 @@
 #include "job.h"
 #include "resident/catalog.h"
 #include "resident/memory.h"
+#include "resident/memory_budget.h"
 #include "resident/model.h"
 #include "resident/model_cache.h"
 #include "resident/registry.h"
@@ -32,6 +33,7 @@ int fail(const Status& st) {
         case StatusCode::kNotFound:
             return 3;
         case StatusCode::kResourceExhausted:
+        case StatusCode::kFailedPrecondition:  // e.g. a model larger than the memory budget
             return 4;
         case StatusCode::kUnavailable:
             return 5;
@@ -40,33 +42,12 @@ int fail(const Status& st) {
     }
 }
 
-Result<uint64_t> parse_bytes(const std::string& text) {
-    size_t end = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &end);
-    } catch (...) {
-        end = 0;
-    }
-    std::string unit = text.substr(end);
-    for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const uint64_t scale = unit.empty() || unit == "B"   ? 1
-                           : unit == "K" || unit == "KB" ? 1ull << 10
-                           : unit == "M" || unit == "MB" ? 1ull << 20
-                           : unit == "G" || unit == "GB" ? 1ull << 30
-                           : unit == "T" || unit == "TB" ? 1ull << 40
-                                                         : 0;
-    if (end == 0 || scale == 0 || value < 0) {
-        return invalid_argument(
-            fmt::format("memory size '{}' is not a size like 8G or 512M", text));
-    }
-    return static_cast<uint64_t>(value * static_cast<double>(scale));
-}
-
 // Options that shape the model spec, shared by run and inspect.
 struct SpecFlags {
     std::string determinism = "batched";
     std::string memory_limit;
+    std::string memory_budget;
+    std::string weights = "auto";
     bool no_mmap = false;
     bool no_repack = false;
 
@@ -74,7 +55,11 @@ struct SpecFlags {
         if (with_model_flag) {
             app.add_option("-m,--model", spec.source, "catalog name or .gguf path")->required();
         }
-        app.add_option("-c,--ctx-size", spec.ctx_size, "tokens of context per sequence")
+        app.add_option("-c,--ctx-size", spec.ctx_size,
+                       "most tokens one row may use (prompt + generated)")
+            ->capture_default_str();
+        app.add_option("--kv-tokens", spec.kv_tokens,
+                       "KV cache cells per sequence (0 = sized to the rows, grown on demand)")
             ->capture_default_str();
         app.add_option("-t,--threads", spec.threads, "compute threads (0 = all cores)")
             ->capture_default_str();
@@ -88,20 +73,28 @@ struct SpecFlags {
         app.add_option("--determinism", determinism,
                        "batched (fastest) or exact (same text whatever else is in flight)")
             ->capture_default_str();
-        app.add_option("--memory-limit", memory_limit,
-                       "refuse to load above this size, e.g. 8G (default: memory available)");
+        app.add_option("--memory-budget", memory_budget,
+                       "native memory this process may use for models and contexts, e.g. 6G "
+                       "(default: RESIDENT_MEMORY_BUDGET, the cgroup limit, else the machine)");
+        app.add_option("--memory-limit", memory_limit, "the same, for this model only");
+        app.add_option("--weights", weights,
+                       "auto, shared (mapped, one copy per machine) or private (repacked, faster)")
+            ->capture_default_str();
         app.add_flag("--no-mmap", no_mmap,
                      "read the weights into private memory instead of mapping");
-        app.add_flag("--no-repack", no_repack,
-                     "keep weights mapped and shared instead of repacking them (less RSS, slower)");
+        app.add_flag("--no-repack", no_repack, "the same as --weights shared");
     }
 
     Status apply(ModelSpec& spec) const {
         spec.use_mmap = !no_mmap;
-        spec.repack = !no_repack;
+        RESIDENT_ASSIGN_OR_RETURN(spec.weights, parse_weights(no_repack ? "shared" : weights));
+        if (!memory_budget.empty()) {
+            RESIDENT_ASSIGN_OR_RETURN(const uint64_t bytes, parse_memory_size(memory_budget));
+            set_memory_budget(bytes, "--memory-budget");
+        }
         RESIDENT_ASSIGN_OR_RETURN(spec.determinism, parse_determinism(determinism));
         if (!memory_limit.empty()) {
-            RESIDENT_ASSIGN_OR_RETURN(spec.memory_limit_bytes, parse_bytes(memory_limit));
+            RESIDENT_ASSIGN_OR_RETURN(spec.memory_limit_bytes, parse_memory_size(memory_limit));
         }
         return spec.validate();
     }
@@ -183,7 +176,11 @@ int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) 
     if (!path.is_ok()) return fail(path.status());
     auto info = inspect_model(*path, spec.engine);
     if (!info.is_ok()) return fail(info.status());
+    const WeightsChoice placement = resolve_weights(*info, spec);
+    spec.weights = placement.weights;
     const MemoryEstimate m = estimate_memory(*info, spec);
+    const BudgetInfo budget = memory_budget();
+    const int32_t row_tokens = spec.row_tokens();
     if (as_json) {
         nlohmann::ordered_json j = {{"path", info->path},
                                     {"file_bytes", info->file_bytes},
@@ -201,13 +198,19 @@ int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) 
                                     {"has_chat_template", !info->chat_template.empty()},
                                     {"memory",
                                      {{"ctx_size", spec.ctx_size},
+                                      {"kv_tokens", row_tokens},
                                       {"sequences", spec.parallel},
+                                      {"weights", weights_name(placement.weights)},
+                                      {"weights_reason", placement.reason},
                                       {"weights_bytes", m.weights},
                                       {"weights_private_bytes", m.weights_private},
+                                      {"kv_per_token_bytes", m.kv_per_token},
                                       {"kv_bytes", m.kv_per_sequence * spec.parallel},
                                       {"compute_bytes", m.compute},
                                       {"private_total_bytes", m.private_total(spec.parallel)},
-                                      {"total_bytes", m.total(spec.parallel)}}}};
+                                      {"total_bytes", m.total(spec.parallel)},
+                                      {"budget_bytes", budget.limit},
+                                      {"budget_source", budget.source}}}};
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -222,15 +225,20 @@ int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) 
     std::printf("shape          %d layers, %d wide, %d heads (%d KV), vocabulary %d\n",
                 info->n_layer, info->n_embd, info->n_head, info->n_head_kv, info->n_vocab);
     std::printf("chat template  %s\n", info->chat_template.empty() ? "none" : "yes");
-    std::printf("memory for %d sequences of %d tokens (mmap %s, repack %s):\n", spec.parallel,
-                spec.ctx_size, spec.use_mmap ? "on" : "off", spec.repack ? "on" : "off");
+    std::printf("memory for %d sequences of %s%d tokens (mmap %s):\n", spec.parallel,
+                spec.kv_tokens > 0 ? "" : "at most ", row_tokens, spec.use_mmap ? "on" : "off");
     std::printf("  weights      %s, of which private %s\n", format_bytes(m.weights).c_str(),
                 format_bytes(m.weights_private).c_str());
-    std::printf("  KV cache     %s\n", format_bytes(m.kv_per_sequence * spec.parallel).c_str());
+    std::printf("               %s: %s\n", std::string(weights_name(placement.weights)).c_str(),
+                placement.reason.c_str());
+    std::printf("  KV cache     %s (%s per token; sized to the rows unless --kv-tokens)\n",
+                format_bytes(m.kv_per_sequence * spec.parallel).c_str(),
+                format_bytes(m.kv_per_token).c_str());
     std::printf("  compute      %s\n", format_bytes(m.compute).c_str());
-    std::printf("  total        %s (private %s); available now %s\n",
+    std::printf("  total        %s (private %s); budget %s (%s); available now %s\n",
                 format_bytes(m.total(spec.parallel)).c_str(),
                 format_bytes(m.private_total(spec.parallel)).c_str(),
+                format_bytes(budget.limit).c_str(), budget.source.c_str(),
                 format_bytes(available_memory_bytes()).c_str());
     return 0;
 }

@@ -24,22 +24,25 @@ size_t queue_capacity(const ModelSpec& o) {
 
 Result<std::unique_ptr<BatchEngine>> LlamaBatchEngine::create(
     std::shared_ptr<const LlamaModel> model, const ModelSpec& options) {
-    RESIDENT_ASSIGN_OR_RETURN(ContextPtr ctx, model->new_context(options, options.parallel));
+    RESIDENT_ASSIGN_OR_RETURN(
+        SizedContext ctx,
+        model->new_context(options, options.parallel, LlamaModel::cells_for(options, 1)));
     auto* engine = new LlamaBatchEngine(std::move(model), std::move(ctx), options);
     engine->thread_ = std::thread([engine] { engine->run(); });
     return std::unique_ptr<BatchEngine>(engine);
 }
 
-LlamaBatchEngine::LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+LlamaBatchEngine::LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, SizedContext ctx,
                                    const ModelSpec& options)
     : model_(std::move(model)),
       ctx_(std::move(ctx)),
       options_(options),
-      batch_(static_cast<int32_t>(llama_n_batch(ctx_.get()))),
+      batch_(static_cast<int32_t>(llama_n_batch(ctx_.ctx.get()))),
       solo_batch_(options.batch_size),
       slots_(options.parallel),
       queue_(queue_capacity(options)) {
     for (int32_t i = 0; i < options.parallel; ++i) slots_[i].id = i;
+    stats_.kv_cells = ctx_.cells;
 }
 
 LlamaBatchEngine::~LlamaBatchEngine() { shutdown(); }
@@ -62,7 +65,7 @@ Result<LlamaBatchEngine::Pending> LlamaBatchEngine::prepare(const GenerationRequ
         std::lock_guard lock(stats_mu_);
         ++stats_.submitted;
     }
-    auto prepared = prepare_request(*model_, request, options_.ctx_size, options_.seed);
+    auto prepared = prepare_request(*model_, request, options_.row_tokens(), options_.seed);
     if (!prepared.is_ok()) {
         std::lock_guard lock(stats_mu_);
         ++stats_.failed;
@@ -102,26 +105,75 @@ BatchEngineStats LlamaBatchEngine::stats() const {
     return stats_;
 }
 
-// Fills free slots from the queue. With `wait`, blocks until one request
+// Fills free slots from the queue, in order. A request that needs more KV
+// cells than a sequence holds waits (held_) until the sequences in flight
+// finish; then the context grows for it. With `wait`, blocks until one request
 // arrives (or the queue closes). Returns whether any slot is active.
 bool LlamaBatchEngine::admit(bool wait) {
+    const int32_t limit = options_.row_tokens();
+    if (held_) wait = false;
     bool any_active = false;
+    bool blocked = false;
     for (Slot& slot : slots_) {
-        if (!slot.seq) {
-            std::optional<Pending> p = wait ? queue_.pop() : queue_.try_pop();
-            wait = false;
-            if (p) {
-                slot.seq =
-                    std::make_unique<Sequence>(*model_, std::move(p->request), options_.ctx_size);
-                slot.seq->start_clock();
-                slot.promise = std::move(p->promise);
-                slot.prompt_done = 0;
-                slot.output = -1;
+        if (!slot.seq && !blocked) {
+            if (!held_) {
+                held_ = wait ? queue_.pop() : queue_.try_pop();
+                wait = false;
+            }
+            if (held_ && held_->request.kv_need(limit) <= ctx_.cells) {
+                place(slot, std::move(*held_));
+                held_.reset();
+            } else if (held_) {
+                blocked = true;
             }
         }
         any_active = any_active || slot.seq != nullptr;
     }
+    if (held_ && !any_active) {
+        const Status grown = grow(held_->request.kv_need(limit));
+        if (!grown.is_ok()) {
+            held_->promise.set_value(grown);
+            held_.reset();
+            std::lock_guard lock(stats_mu_);
+            ++stats_.failed;
+            return false;
+        }
+        place(slots_.front(), std::move(*held_));
+        held_.reset();
+        any_active = true;
+    }
     return any_active;
+}
+
+void LlamaBatchEngine::place(Slot& slot, Pending pending) {
+    slot.seq =
+        std::make_unique<Sequence>(*model_, std::move(pending.request), options_.row_tokens());
+    slot.seq->start_clock();
+    slot.promise = std::move(pending.promise);
+    slot.prompt_done = 0;
+    slot.output = -1;
+}
+
+Status LlamaBatchEngine::grow(int32_t need) {
+    const int32_t cells = LlamaModel::cells_for(options_, need);
+    ctx_ = {};  // its memory goes back to the budget before the new one is reserved
+    auto grown = model_->new_context(options_, options_.parallel, cells);
+    if (!grown.is_ok()) {
+        // Back to the smallest context, so that shorter rows still run.
+        auto small =
+            model_->new_context(options_, options_.parallel, LlamaModel::cells_for(options_, 1));
+        if (small.is_ok()) ctx_ = std::move(small).value();
+        std::lock_guard lock(stats_mu_);
+        stats_.kv_cells = ctx_.cells;
+        return grown.status();
+    }
+    ctx_ = std::move(grown).value();
+    logger().debug("batch engine: KV cache grown to {} x {} cells for a row of {} tokens",
+                   options_.parallel, cells, need);
+    std::lock_guard lock(stats_mu_);
+    stats_.kv_cells = ctx_.cells;
+    ++stats_.kv_growths;
+    return Status::ok();
 }
 
 void LlamaBatchEngine::run() {
@@ -142,6 +194,12 @@ void LlamaBatchEngine::run() {
         }
     }
     fail_active(cancelled("the batch engine shut down while this request ran"));
+    if (held_) {
+        held_->promise.set_value(cancelled("the batch engine shut down before this request ran"));
+        held_.reset();
+        std::lock_guard lock(stats_mu_);
+        ++stats_.failed;
+    }
 }
 
 void LlamaBatchEngine::step_batched() {
@@ -172,7 +230,7 @@ void LlamaBatchEngine::step_batched() {
         prompt_tokens += take;
         ++in_flight;
     }
-    const Status st = decode_status(llama_decode(ctx_.get(), batch_.get()), batch_.size());
+    const Status st = decode_status(llama_decode(ctx_.ctx.get(), batch_.get()), batch_.size());
     {
         std::lock_guard lock(stats_mu_);
         ++stats_.decode_calls;
@@ -192,7 +250,7 @@ void LlamaBatchEngine::step_exact() {
         if (!slot.seq) continue;
         Status st;
         if (slot.prompt_done < slot.seq->n_prompt()) {
-            auto out = decode_prompt(ctx_.get(), solo_batch_, slot.seq->prompt(), 0, slot.id);
+            auto out = decode_prompt(ctx_.ctx.get(), solo_batch_, slot.seq->prompt(), 0, slot.id);
             st = out.status();
             if (out.is_ok()) slot.output = *out;
             slot.prompt_done = slot.seq->n_prompt();
@@ -202,7 +260,7 @@ void LlamaBatchEngine::step_exact() {
             solo_batch_.clear();
             slot.output =
                 solo_batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
-            st = decode_status(llama_decode(ctx_.get(), solo_batch_.get()), 1);
+            st = decode_status(llama_decode(ctx_.ctx.get(), solo_batch_.get()), 1);
         }
         {
             std::lock_guard lock(stats_mu_);
@@ -214,7 +272,7 @@ void LlamaBatchEngine::step_exact() {
             continue;
         }
         // Sample now: the next slot's decode overwrites this one's logits.
-        if (slot.seq->sample(ctx_.get(), slot.output)) finish(slot, slot.seq->take_result());
+        if (slot.seq->sample(ctx_.ctx.get(), slot.output)) finish(slot, slot.seq->take_result());
         std::lock_guard lock(stats_mu_);
         ++stats_.generated_tokens;
     }
@@ -225,7 +283,7 @@ void LlamaBatchEngine::sample_outputs() {
     for (Slot& slot : slots_) {
         if (!slot.seq || slot.output < 0) continue;
         ++generated;
-        if (slot.seq->sample(ctx_.get(), slot.output)) finish(slot, slot.seq->take_result());
+        if (slot.seq->sample(ctx_.ctx.get(), slot.output)) finish(slot, slot.seq->take_result());
     }
     std::lock_guard lock(stats_mu_);
     stats_.generated_tokens += generated;
@@ -233,7 +291,7 @@ void LlamaBatchEngine::sample_outputs() {
 
 void LlamaBatchEngine::finish(Slot& slot, Result<Generation> result) {
     // Free the sequence's cells before the slot takes its next request.
-    llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.id, -1, -1);
+    llama_memory_seq_rm(llama_get_memory(ctx_.ctx.get()), slot.id, -1, -1);
     {
         std::lock_guard lock(stats_mu_);
         ++(result.is_ok() ? stats_.completed : stats_.failed);

@@ -45,7 +45,7 @@ class LlamaBatchEngine final : public BatchEngine {
         int32_t output = -1;      // batch row of this slot's logits in the last decode
     };
 
-    LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+    LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, SizedContext ctx,
                      const ModelSpec& options);
 
     // Validates and tokenizes on the caller's thread; an error comes back as
@@ -53,6 +53,9 @@ class LlamaBatchEngine final : public BatchEngine {
     Result<Pending> prepare(const GenerationRequest& request, std::future<Result<Generation>>& out);
     void run();
     bool admit(bool wait);
+    void place(Slot& slot, Pending pending);
+    // With no sequence in flight: a context whose sequences hold `need` cells.
+    Status grow(int32_t need);
     void step_batched();
     void step_exact();
     void sample_outputs();
@@ -60,8 +63,11 @@ class LlamaBatchEngine final : public BatchEngine {
     void fail_active(const Status& status);
 
     std::shared_ptr<const LlamaModel> model_;  // outlives ctx_
-    ContextPtr ctx_;
+    SizedContext ctx_;  // engine thread only after create(); empty after a failed growth
     const ModelSpec options_;
+    // Taken from the queue but waiting for cells: the sequences in flight
+    // finish, then the context grows for it. Engine thread only.
+    std::optional<Pending> held_;
     Batch batch_;              // all sequences together (batched mode)
     Batch solo_batch_;         // one sequence, predictor-sized (exact mode)
     std::vector<Slot> slots_;  // engine thread only

@@ -18,45 +18,74 @@ std::string LlamaModel::crash_name(const ModelSpec& spec) {
     return std::filesystem::path(spec.source).filename().string();
 }
 
-LlamaModel::LlamaModel(ModelSpec spec, ModelInfo info, ModelPtr model, double seconds)
+LlamaModel::LlamaModel(ModelSpec spec, ModelInfo info, ModelPtr model, double seconds,
+                       MemoryReservation memory, std::string placement)
     : spec_(std::move(spec)),
       info_(std::move(info)),
       model_(std::move(model)),
-      load_seconds_(seconds) {}
+      load_seconds_(seconds),
+      memory_(std::move(memory)),
+      placement_(std::move(placement)) {}
 
 LlamaModel::~LlamaModel() { crash_report_remove_model(crash_name(spec_)); }
 
 namespace {
 
-Status check_memory(const ModelInfo& info, const ModelSpec& spec) {
-    const MemoryEstimate est = estimate_memory(info, spec);
-    // Mapped weights are counted too: they must fit in the page cache to run
-    // at speed, and on first touch they are read into it.
-    const uint64_t need = est.total(spec.parallel);
-    const uint64_t limit =
-        spec.memory_limit_bytes > 0 ? spec.memory_limit_bytes : available_memory_bytes();
-    if (limit == 0 || need <= limit) return Status::ok();
-    return resource_exhausted(fmt::format(
-        "model '{}' needs about {} (weights {}, KV cache {} for {} sequences of {} tokens, "
-        "compute {}) but the limit is {}{}: lower the context size or sequences in flight, "
-        "use a smaller quantization, or give the process more memory",
-        info.path, format_bytes(need), format_bytes(est.weights),
-        format_bytes(est.kv_per_sequence * spec.parallel), spec.parallel, spec.ctx_size,
-        format_bytes(est.compute), format_bytes(limit),
-        spec.memory_limit_bytes > 0 ? " (memory limit option)" : " (memory available now)"));
+// The smallest context a row could run in: one sequence of 64 cells (or
+// kv_tokens) with its compute buffers.
+uint64_t smallest_context_bytes(const ModelInfo& info, const ModelSpec& spec) {
+    ModelSpec one = spec;
+    one.parallel = 1;
+    one.kv_tokens = LlamaModel::cells_for(spec, 1);
+    const MemoryEstimate est = estimate_memory(info, one);
+    return est.kv_per_sequence + est.compute;
 }
 
 }  // namespace
 
-Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec) {
-    RESIDENT_RETURN_IF_ERROR(spec.validate());
-    RESIDENT_ASSIGN_OR_RETURN(ModelInfo info, inspect_gguf(spec.source));
-    RESIDENT_RETURN_IF_ERROR(check_memory(info, spec));
+int32_t LlamaModel::cells_for(const ModelSpec& options, int32_t need) {
+    if (options.kv_tokens > 0) return options.kv_tokens;
+    int32_t cells = 64;
+    while (cells < need && cells < options.ctx_size) cells *= 2;
+    return std::min(cells, options.ctx_size);
+}
+
+Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec_in) {
+    RESIDENT_RETURN_IF_ERROR(spec_in.validate());
+    RESIDENT_ASSIGN_OR_RETURN(ModelInfo info, inspect_gguf(spec_in.source));
+    const WeightsChoice choice = resolve_weights(info, spec_in);
+    ModelSpec spec = spec_in;
+    spec.weights = choice.weights;
+    const std::string placement = fmt::format("weights {} ({}): {}", weights_name(choice.weights),
+                                              !spec.use_mmap  ? "read into memory"
+                                              : spec.repack() ? "repacked"
+                                                              : "mapped",
+                                              choice.reason);
+    const MemoryEstimate est = estimate_memory(info, spec);
+    const std::string what = fmt::format("model '{}' ({})", info.path, placement);
+    const std::string lower =
+        spec.weights == Weights::kPrivate
+            ? "a smaller quantization, weights=shared, fewer sequences in flight"
+            : "a smaller quantization, fewer sequences in flight, a smaller batch_size";
+    // The weights held privately are reserved for the model's lifetime; a
+    // load that does not fit now waits for others to give memory back (so
+    // per-partition loads on one executor queue instead of overcommitting).
+    // The model must also leave room for at least one small context.
+    {
+        RESIDENT_ASSIGN_OR_RETURN(
+            MemoryReservation probe,
+            reserve_memory(est.weights_private + smallest_context_bytes(info, spec),
+                           what + " with its smallest context", spec.memory_limit_bytes, true,
+                           lower));
+    }
+    RESIDENT_ASSIGN_OR_RETURN(
+        MemoryReservation memory,
+        reserve_memory(est.weights_private, what, spec.memory_limit_bytes, true, lower));
 
     RESIDENT_RETURN_IF_ERROR(ensure_backend());
     llama_model_params params = llama_model_default_params();
     params.load_mode = spec.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
-    params.use_extra_bufts = spec.repack;
+    params.use_extra_bufts = spec.repack();
     params.n_gpu_layers = spec.gpu_layers;
 
     LogCapture capture;
@@ -74,22 +103,34 @@ Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec) {
             spec.source, info.architecture,
             capture.text().empty() ? "no reason given" : capture.text(), llama_version()));
     }
-    logger().debug("loaded {} in {:.2f} s", spec.source, seconds);
-    return std::shared_ptr<LlamaModel>(
-        new LlamaModel(spec, std::move(info), std::move(model), seconds));
+    logger().debug("loaded {} in {:.2f} s, {}", spec.source, seconds, placement);
+    return std::shared_ptr<LlamaModel>(new LlamaModel(spec, std::move(info), std::move(model),
+                                                      seconds, std::move(memory), placement));
 }
 
 uint64_t LlamaModel::loaded_bytes() const { return llama_model_size(model_.get()); }
 
-Result<ContextPtr> LlamaModel::new_context(const ModelSpec& options, int32_t n_seq) const {
+Result<SizedContext> LlamaModel::new_context(const ModelSpec& options, int32_t n_seq,
+                                             int32_t cells) const {
+    ModelSpec sized = options;
+    sized.parallel = n_seq;
+    sized.kv_tokens = cells;
+    const MemoryEstimate est = estimate_memory(info_, sized);
+    RESIDENT_ASSIGN_OR_RETURN(
+        MemoryReservation memory,
+        reserve_memory(
+            est.kv_per_sequence * static_cast<uint64_t>(n_seq) + est.compute,
+            fmt::format("a context of {} x {} KV cells for '{}'", n_seq, cells, spec_.source),
+            options.memory_limit_bytes));
     llama_context_params p = llama_context_default_params();
-    p.n_ctx = static_cast<uint32_t>(options.ctx_size) * static_cast<uint32_t>(n_seq);
+    p.n_ctx = static_cast<uint32_t>(cells) * static_cast<uint32_t>(n_seq);
     p.n_seq_max = static_cast<uint32_t>(n_seq);
     p.n_batch = static_cast<uint32_t>(std::max(options.batch_size, n_seq));
     p.n_ubatch = p.n_batch;
     p.n_threads = options.effective_threads();
     p.n_threads_batch = p.n_threads;
-    // One KV stream per sequence: attention never scans other rows' cells.
+    // One KV stream per sequence: attention never scans other rows' cells,
+    // and a row's cells are laid out the same whatever else runs.
     p.kv_unified = false;
     p.no_perf = true;
     LogCapture capture;
@@ -98,15 +139,15 @@ Result<ContextPtr> LlamaModel::new_context(const ModelSpec& options, int32_t n_s
         return resource_exhausted(fmt::format(
             "cannot create a context of {} x {} tokens for '{}': {}. Lower the context size or "
             "sequences in flight",
-            n_seq, options.ctx_size, spec_.source,
+            n_seq, cells, spec_.source,
             capture.text().empty() ? "allocation failed" : capture.text()));
     }
-    return ctx;
+    return SizedContext{std::move(ctx), std::move(memory), cells};
 }
 
 Result<std::unique_ptr<Predictor>> LlamaModel::create_predictor(const ModelSpec& options) const {
     RESIDENT_RETURN_IF_ERROR(options.validate());
-    RESIDENT_ASSIGN_OR_RETURN(ContextPtr ctx, new_context(options, 1));
+    RESIDENT_ASSIGN_OR_RETURN(SizedContext ctx, new_context(options, 1, cells_for(options, 1)));
     return std::unique_ptr<Predictor>(
         new LlamaPredictor(shared_from_this(), std::move(ctx), options));
 }

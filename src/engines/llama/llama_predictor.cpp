@@ -39,24 +39,34 @@ Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch,
     return last;
 }
 
-LlamaPredictor::LlamaPredictor(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+LlamaPredictor::LlamaPredictor(std::shared_ptr<const LlamaModel> model, SizedContext ctx,
                                const ModelSpec& options)
     : model_(std::move(model)),
       ctx_(std::move(ctx)),
       options_(options),
-      batch_(static_cast<int32_t>(llama_n_batch(ctx_.get()))) {}
+      batch_(static_cast<int32_t>(llama_n_batch(ctx_.ctx.get()))) {}
 
 Result<Generation> LlamaPredictor::generate(const GenerationRequest& request) {
+    const int32_t limit = options_.row_tokens();
     RESIDENT_ASSIGN_OR_RETURN(PreparedRequest prepared,
-                              prepare_request(*model_, request, options_.ctx_size, options_.seed));
-    llama_memory_clear(llama_get_memory(ctx_.get()), true);
-    Sequence seq(*model_, std::move(prepared), options_.ctx_size);
+                              prepare_request(*model_, request, limit, options_.seed));
+    const int32_t need = prepared.kv_need(limit);
+    if (!ctx_.ctx || ctx_.cells < need) {
+        // Grow to this row's size; the old context goes first so that its
+        // memory is back in the budget.
+        ctx_ = {};
+        RESIDENT_ASSIGN_OR_RETURN(
+            ctx_, model_->new_context(options_, 1, LlamaModel::cells_for(options_, need)));
+    }
+    llama_context* ctx = ctx_.ctx.get();
+    llama_memory_clear(llama_get_memory(ctx), true);
+    Sequence seq(*model_, std::move(prepared), limit);
     seq.start_clock();
-    RESIDENT_ASSIGN_OR_RETURN(int32_t out, decode_prompt(ctx_.get(), batch_, seq.prompt(), 0, 0));
-    while (!seq.sample(ctx_.get(), out)) {
+    RESIDENT_ASSIGN_OR_RETURN(int32_t out, decode_prompt(ctx, batch_, seq.prompt(), 0, 0));
+    while (!seq.sample(ctx, out)) {
         batch_.clear();
         out = batch_.add(seq.last_token(), seq.next_pos(), 0, true);
-        RESIDENT_RETURN_IF_ERROR(decode_status(llama_decode(ctx_.get(), batch_.get()), 1));
+        RESIDENT_RETURN_IF_ERROR(decode_status(llama_decode(ctx, batch_.get()), 1));
     }
     return seq.take_result();
 }

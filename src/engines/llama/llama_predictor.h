@@ -12,14 +12,14 @@ namespace resident::internal::llama {
 
 class LlamaPredictor final : public Predictor {
    public:
-    LlamaPredictor(std::shared_ptr<const LlamaModel> model, ContextPtr ctx,
+    LlamaPredictor(std::shared_ptr<const LlamaModel> model, SizedContext ctx,
                    const ModelSpec& options);
 
     Result<Generation> generate(const GenerationRequest& request) override;
 
    private:
     std::shared_ptr<const LlamaModel> model_;  // outlives ctx_
-    ContextPtr ctx_;
+    SizedContext ctx_;  // grown when a row needs more cells; empty after a failed growth
     ModelSpec options_;
     Batch batch_;
 };

@@ -112,7 +112,7 @@ Result<PreparedRequest> prepare_request(const LlamaModel& model, const Generatio
     if (n >= ctx_size) {
         return invalid_argument(fmt::format(
             "prompt has {} tokens but a sequence's context holds {}: shorten the prompt or raise "
-            "the context size (ctx_size / --ctx-size)",
+            "the context size (ctx_size / --ctx-size, and kv_tokens when set)",
             n, ctx_size));
     }
     return out;

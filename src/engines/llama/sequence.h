@@ -7,6 +7,7 @@
 
 #include <llama.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -21,6 +22,11 @@ class LlamaModel;
 
 struct PreparedRequest {
     std::vector<llama_token> prompt;  // [n_prompt]
+    // KV cells the row can need: prompt + max_tokens, at most `limit`.
+    int32_t kv_need(int32_t limit) const {
+        return static_cast<int32_t>(
+            std::min<int64_t>(static_cast<int64_t>(prompt.size()) + sampling.max_tokens, limit));
+    }
     SamplingParams sampling;
     uint64_t seed = 0;
 };
