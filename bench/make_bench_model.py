@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""Makes the 0.5B-class benchmark model: Qwen2.5-0.5B's transformer shape with
-generated weights and SmolLM2's tokenizer, quantized to Q4_0.
+"""Makes the benchmark models: a transformer of a real model's shape with
+generated weights and SmolLM2's tokenizer, in Q4_0.
+
+  --shape 0.5b  Qwen2.5-0.5B's shape, written in F16 and quantized by
+                llama-quantize to --type (default Q4_0); 238 MiB.
+  --shape 7b    Llama-2-7B's shape (the brief's 4.65 GB model class), written
+                directly as Q4_0 blocks (output.weight Q6_K, as llama-quantize
+                makes a Q4_0 model), so no 13 GB F16 file is ever needed; with
+                SmolLM2's 49152-token vocabulary it is 3.7 GiB.
 
 Speed on a CPU depends on the shape of the matrices, not on what is in them, so
 a model of the exact shape with random weights times like the real one; and it
 is made here from registry packages alone (no model hub on these machines).
 
-    bench/make_bench_model.py [--vocab-from SMOLLM2.gguf] [--type Q4_0] [--force]
+    bench/make_bench_model.py [--shape 0.5b|7b] [--vocab-from SMOLLM2.gguf] [--type Q4_0] [--force]
 
 Prints the path of the model on its last line. The model is cached in
 $RESIDENT_CACHE_DIR/bench-models (default ~/.cache/resident/bench-models): a
@@ -46,6 +53,21 @@ SHAPE = {
     "rope_theta": 1_000_000.0,
     "rms_eps": 1e-6,
     "n_ctx": 32768,
+}
+
+
+# Llama-2-7B (config.json of meta-llama/Llama-2-7b-hf): 32 layers, 4096 wide,
+# 32 heads (no GQA), FFN 11008, untied output.
+SHAPE_7B = {
+    "n_layer": 32,
+    "n_embd": 4096,
+    "n_head": 32,
+    "n_head_kv": 32,
+    "head_dim": 128,
+    "n_ff": 11008,
+    "rope_theta": 10_000.0,
+    "rms_eps": 1e-5,
+    "n_ctx": 4096,
 }
 
 
@@ -218,6 +240,89 @@ def write_f16(path: Path, vocab_from: Path, seed: int, std: float) -> None:
     log(f"wrote {path.name}: {n_params / 1e6:.1f} M parameters, vocabulary {n_vocab}")
 
 
+def write_7b_q4_0(path: Path, vocab_from: Path, seed: int, std: float) -> None:
+    """Writes Llama-2-7B's shape as ready Q4_0 blocks of random 4-bit values
+    whose scale gives the weights the standard deviation `std`."""
+    import gguf
+    import numpy as np
+
+    Q = gguf.GGMLQuantizationType
+    reader = gguf.GGUFReader(str(vocab_from))
+    writer = gguf.GGUFWriter(str(path), "llama")
+    s = SHAPE_7B
+    writer.add_name(f"Resident bench 7B (Llama-2-7B shape, random weights, seed {seed})")
+    writer.add_type("model")
+    writer.add_context_length(s["n_ctx"])
+    writer.add_embedding_length(s["n_embd"])
+    writer.add_block_count(s["n_layer"])
+    writer.add_feed_forward_length(s["n_ff"])
+    writer.add_head_count(s["n_head"])
+    writer.add_head_count_kv(s["n_head_kv"])
+    writer.add_rope_dimension_count(s["head_dim"])
+    writer.add_rope_freq_base(s["rope_theta"])
+    writer.add_layer_norm_rms_eps(s["rms_eps"])
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0)
+    n_vocab = copy_tokenizer(reader, writer)
+    writer.add_vocab_size(n_vocab)
+    del reader
+
+    d, ff = s["n_embd"], s["n_ff"]
+    plan = [("token_embd.weight", (n_vocab, d), Q.Q4_0)]
+    for i in range(s["n_layer"]):
+        b = f"blk.{i}."
+        plan += [
+            (b + "attn_norm.weight", (d,), Q.F32),
+            (b + "attn_q.weight", (d, d), Q.Q4_0),
+            (b + "attn_k.weight", (d, d), Q.Q4_0),
+            (b + "attn_v.weight", (d, d), Q.Q4_0),
+            (b + "attn_output.weight", (d, d), Q.Q4_0),
+            (b + "ffn_norm.weight", (d,), Q.F32),
+            (b + "ffn_gate.weight", (ff, d), Q.Q4_0),
+            (b + "ffn_up.weight", (ff, d), Q.Q4_0),
+            (b + "ffn_down.weight", (d, ff), Q.Q4_0),
+        ]
+    plan += [("output_norm.weight", (d,), Q.F32), ("output.weight", (n_vocab, d), Q.Q6_K)]
+
+    def nbytes(shape, qtype):
+        if qtype == Q.F32:
+            return int(np.prod(shape)) * 4
+        block, size = gguf.GGML_QUANT_SIZES[qtype]
+        return shape[0] * (shape[1] // block) * size
+
+    for name, shape, qtype in plan:
+        if qtype == Q.F32:
+            writer.add_tensor_info(name, shape, np.dtype(np.float32), nbytes(shape, qtype))
+        else:
+            byte_shape = (shape[0], nbytes(shape, qtype) // shape[0])
+            writer.add_tensor_info(name, byte_shape, np.dtype(np.uint8), nbytes(shape, qtype),
+                                   raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    rng = np.random.default_rng(seed)
+    # Q4_0: w = d * (q - 8), q uniform in 0..15 (standard deviation 4.61).
+    q4_scale = np.array([std / 4.61], dtype=np.float16).view(np.uint8)
+    # Q6_K: w = d * scale * (q - 32), q uniform in 0..63 (18.5); scales 8.
+    q6_scale = np.array([std / (18.5 * 8)], dtype=np.float16).view(np.uint8)
+    n_params = 0
+    for name, shape, qtype in plan:
+        n_params += int(np.prod(shape))
+        if qtype == Q.F32:
+            writer.write_tensor_data(np.ones(shape, dtype=np.float32))
+            continue
+        block, size = gguf.GGML_QUANT_SIZES[qtype]
+        data = rng.integers(0, 256, size=nbytes(shape, qtype), dtype=np.uint8)
+        blocks = data.reshape(-1, size)
+        if qtype == Q.Q4_0:
+            blocks[:, 0:2] = q4_scale
+        else:
+            blocks[:, 192:208] = 8
+            blocks[:, 208:210] = q6_scale
+        writer.write_tensor_data(data.reshape(shape[0], -1))
+    writer.close()
+    log(f"wrote {path.name}: {n_params / 1e9:.2f} B parameters, vocabulary {n_vocab}")
+
+
 def verify(model: Path, llama_bin: Path) -> None:
     """Loads the model and runs a few tokens through llama-bench."""
     out = subprocess.run(
@@ -236,7 +341,9 @@ def main() -> None:
                     default=model_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf",
                     help="GGUF whose tokenizer and vocabulary to copy (default: the SmolLM2 in "
                          "the model cache; `resident models pull smollm2-135m-instruct`)")
-    ap.add_argument("--type", default="Q4_0", help="llama-quantize type (default Q4_0)")
+    ap.add_argument("--shape", default="0.5b", choices=["0.5b", "7b"])
+    ap.add_argument("--type", default="Q4_0",
+                    help="llama-quantize type (default Q4_0; the 7b shape is Q4_0 only)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--std", type=float, default=0.02)
     ap.add_argument("--out-dir", type=Path, default=cache_dir() / "bench-models")
@@ -245,7 +352,9 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="make it again even when cached")
     args = ap.parse_args()
 
-    name = f"resident-bench-0.5b-v{GENERATOR_VERSION}-s{args.seed}"
+    if args.shape == "7b" and args.type != "Q4_0":
+        raise SystemExit("--shape 7b is written as Q4_0 directly: drop --type")
+    name = f"resident-bench-{args.shape}-v{GENERATOR_VERSION}-s{args.seed}"
     if args.std != 0.02:
         name += f"-std{args.std:g}"
     final = args.out_dir / f"{name}.{args.type}.gguf"
@@ -265,6 +374,15 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with locked(args.out_dir / f".{name}.lock"):
         if args.force or not final.exists():
+            start = time.monotonic()
+            if args.shape == "7b":
+                tmp = final.with_name(final.name + ".tmp")
+                write_7b_q4_0(tmp, args.vocab_from, args.seed, args.std)
+                verified.unlink(missing_ok=True)
+                os.replace(tmp, final)
+                log(f"made {final} ({final.stat().st_size / 2**30:.2f} GiB) in "
+                    f"{time.monotonic() - start:.0f} s")
+        if args.shape != "7b" and (args.force or not final.exists()):
             start = time.monotonic()
             f16 = args.out_dir / f"{name}.F16.gguf.tmp"
             write_f16(f16, args.vocab_from, args.seed, args.std)

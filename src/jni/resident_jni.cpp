@@ -272,6 +272,24 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_shutdown(JNIEnv* 
     });
 }
 
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_setMemoryBudget(
+    JNIEnv* env, jclass, jlong bytes, jbyteArray source) {
+    guarded<int>(env, 0, [&] {
+        if (bytes < 0) throw StatusError{invalid_argument("a memory budget cannot be negative")};
+        set_memory_budget(static_cast<uint64_t>(bytes), bytes_of(env, source, "budget source"));
+        return 0;
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_evict(JNIEnv* env, jclass,
+                                                                     jbyteArray spec_json) {
+    guarded<int>(env, 0, [&] {
+        const Status st = Registry::global().evict(spec_arg(env, spec_json));
+        if (!st.is_ok()) throw StatusError{st};
+        return 0;
+    });
+}
+
 JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createPredictor(
     JNIEnv* env, jclass, jlong model_handle, jbyteArray spec_json) {
     return create_serving<Predictor>(

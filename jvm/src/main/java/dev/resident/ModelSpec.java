@@ -18,7 +18,8 @@ public final class ModelSpec implements Serializable {
   private final String engine;
   private final String task;
   private final boolean useMmap;
-  private final boolean repack;
+  private final String weights;
+  private final int kvTokens;
   private final int gpuLayers;
   private final int ctxSize;
   private final int threads;
@@ -34,7 +35,8 @@ public final class ModelSpec implements Serializable {
     engine = b.engine;
     task = b.task;
     useMmap = b.useMmap;
-    repack = b.repack;
+    weights = b.weights;
+    kvTokens = b.kvTokens;
     gpuLayers = b.gpuLayers;
     ctxSize = b.ctxSize;
     threads = b.threads;
@@ -56,7 +58,8 @@ public final class ModelSpec implements Serializable {
     b.engine = engine;
     b.task = task;
     b.useMmap = useMmap;
-    b.repack = repack;
+    b.weights = weights;
+    b.kvTokens = kvTokens;
     b.gpuLayers = gpuLayers;
     b.ctxSize = ctxSize;
     b.threads = threads;
@@ -96,7 +99,8 @@ public final class ModelSpec implements Serializable {
     m.put("engine", engine);
     m.put("task", task);
     m.put("use_mmap", useMmap);
-    m.put("repack", repack);
+    m.put("weights", weights);
+    m.put("kv_tokens", kvTokens);
     m.put("gpu_layers", gpuLayers);
     m.put("ctx_size", ctxSize);
     m.put("threads", threads);
@@ -130,7 +134,8 @@ public final class ModelSpec implements Serializable {
     private String engine = "llama";
     private String task = "generate";
     private boolean useMmap = true;
-    private boolean repack = true;
+    private String weights = "auto";
+    private int kvTokens = 0;
     private int gpuLayers = 0;
     private int ctxSize = 2048;
     private int threads = 0;
@@ -163,9 +168,27 @@ public final class ModelSpec implements Serializable {
       return this;
     }
 
-    /** Let the CPU backend repack weights into faster private layouts (default true). */
+    /**
+     * Where the weights live: {@code shared} (served from the memory-mapped file, one copy per
+     * node), {@code private} (repacked into the CPU backend's faster layouts, a copy per process)
+     * or {@code auto} (default: private when it fits the memory budget and the node).
+     */
+    public Builder weights(String weights) {
+      this.weights = weights;
+      return this;
+    }
+
+    /** {@code weights("private")} when true, {@code weights("shared")} when false. */
     public Builder repack(boolean repack) {
-      this.repack = repack;
+      return weights(repack ? "private" : "shared");
+    }
+
+    /**
+     * KV cache cells per sequence; 0 (default) sizes the cache to the rows: it starts small and
+     * grows to what the longest row in flight needs (prompt + maxTokens), at most ctxSize.
+     */
+    public Builder kvTokens(int kvTokens) {
+      this.kvTokens = kvTokens;
       return this;
     }
 

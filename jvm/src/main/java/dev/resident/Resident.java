@@ -93,6 +93,38 @@ public final class Resident {
     return Json.read(NativeBridge.registryStats());
   }
 
+  /**
+   * Sets the native memory this JVM may use for its models and their contexts; {@code source} names
+   * the setting in errors (e.g. "spark.executor.memoryOverhead"). A load or context that would go
+   * over it first evicts idle models (least recently used first), then fails with
+   * FAILED_PRECONDITION when it could never fit, or RESOURCE_EXHAUSTED when others hold the memory.
+   * 0 goes back to the default: RESIDENT_MEMORY_BUDGET, else the container's limit, else the
+   * machine's memory. The budget in use is in {@link #stats()} ({@code budget_bytes}).
+   */
+  public static void setMemoryBudget(long bytes, String source) {
+    init();
+    NativeBridge.setMemoryBudget(bytes, source.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Frees this JVM's resident model of {@code spec}: closes the batch engine and shared handle this
+   * class keeps for it, then drops the model. The next use loads it again.
+   *
+   * @throws ResidentException FAILED_PRECONDITION while other handles still use it, NOT_FOUND when
+   *     it is not loaded
+   */
+  public static synchronized void evict(ModelSpec spec) {
+    init();
+    Served served = ENGINES.remove(spec);
+    if (served != null) {
+      served.engine().close();
+      served.model().close();
+    }
+    Model shared = SHARED.remove(spec);
+    if (shared != null) shared.close();
+    NativeBridge.evict(Json.write(spec.toMap()));
+  }
+
   /** Model loads in this process so far (the engine's own counter). */
   public static long loads() {
     return stats().path("loads").asLong();

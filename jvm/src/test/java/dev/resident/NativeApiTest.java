@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -66,9 +68,32 @@ class NativeApiTest {
   }
 
   @Test
+  void evictFreesAnIdleModelAndRefusesOneInUse(@TempDir Path dir) throws Exception {
+    // A file no other test uses: a model of its own in the registry.
+    Path copy = dir.resolve("evictable.gguf");
+    Files.copy(Paths.get(Resident.resolve(spec().source())), copy);
+    ModelSpec s = ModelSpec.builder(copy.toString()).ctxSize(256).threads(2).build();
+    long before = Resident.loads();
+    Model m = Resident.model(s);
+    ResidentException inUse = assertThrows(ResidentException.class, () -> Resident.evict(s));
+    assertEquals(ResidentException.Code.FAILED_PRECONDITION, inUse.code());
+    m.close();
+    Resident.evict(s);
+    long evictions = Resident.stats().path("evictions").asLong();
+    assertTrue(evictions >= 1, () -> "evictions " + evictions);
+    assertEquals(
+        ResidentException.Code.NOT_FOUND,
+        assertThrows(ResidentException.class, () -> Resident.evict(s)).code());
+    try (Model again = Resident.model(s)) {
+      assertEquals(before + 2, Resident.loads()); // evicted models load again on demand
+    }
+    Resident.evict(s);
+  }
+
+  @Test
   void manyThreadsShareOneEngineAndOneLoad() throws Exception {
     // A load option no other test uses: a key of its own in the registry.
-    ModelSpec s = spec().toBuilder().repack(false).build();
+    ModelSpec s = spec().toBuilder().useMmap(false).build();
     long before = Resident.stats().path("process_loads").asLong();
     int threads = 8;
     ExecutorService pool = Executors.newFixedThreadPool(threads);

@@ -44,6 +44,12 @@ public final class NativeBridge {
 
   public static native void shutdown();
 
+  /** Sets the process's native memory budget (0 = automatic); {@code source} names the setting. */
+  public static native void setMemoryBudget(long bytes, byte[] source);
+
+  /** Frees the resident model of a spec when no handle holds it; throws otherwise. */
+  public static native void evict(byte[] specJson);
+
   public static native long createPredictor(long model, byte[] specJson);
 
   public static native byte[] predictorGenerate(long predictor, byte[] requestJson);

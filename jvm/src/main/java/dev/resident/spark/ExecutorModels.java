@@ -45,6 +45,23 @@ final class ExecutorModels {
     return model;
   }
 
+  private static volatile String budgetApplied = "";
+
+  /**
+   * Sets this executor's native memory budget from the job's settings (once per value): every load
+   * and context of this JVM is then checked against it, and idle models are evicted for it.
+   */
+  static void applyBudget(GeneratorSettings s) {
+    if (s.memoryBudgetBytes <= 0) return;
+    String key = s.memoryBudgetBytes + "|" + s.memoryBudgetSource;
+    if (key.equals(budgetApplied)) return;
+    synchronized (ExecutorModels.class) {
+      if (key.equals(budgetApplied)) return;
+      Resident.setMemoryBudget(s.memoryBudgetBytes, s.memoryBudgetSource);
+      budgetApplied = key;
+    }
+  }
+
   /** The batch engine of this JVM for the spec (strategy shared-batched). */
   static BatchEngine engine(ModelSpec spec) {
     return ENGINES.computeIfAbsent(spec, s -> logLoad(s, () -> Resident.engine(s)));

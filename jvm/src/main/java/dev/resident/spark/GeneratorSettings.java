@@ -31,6 +31,10 @@ final class GeneratorSettings implements Serializable {
   int threads;
   int ctxSize;
   String determinism;
+  String weights;
+  int kvTokens;
+  long memoryBudgetBytes; // 0 = the native default (cgroup limit, else the machine)
+  String memoryBudgetSource;
   int executorCores;
   int taskCpus;
 
@@ -59,6 +63,8 @@ final class GeneratorSettings implements Serializable {
         .parallel(strategy == Strategy.SHARED_BATCHED ? parallel : 1)
         .ctxSize(ctxSize)
         .determinism(determinism)
+        .weights(weights)
+        .kvTokens(kvTokens)
         .seed(seed)
         .build();
   }

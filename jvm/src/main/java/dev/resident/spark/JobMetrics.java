@@ -53,6 +53,14 @@ public final class JobMetrics implements Serializable {
     /** Peak resident memory of the executor process (JVM and native), as of its last task. */
     public long peakRssBytes;
 
+    /** Evictions of idle models in the executor so far (as of its last task). */
+    public long evictions;
+
+    /** The executor's native memory budget, and the most of it its models and contexts held. */
+    public long budgetBytes;
+
+    public long budgetPeakBytes;
+
     /** As a map, for JSON summaries. */
     public Map<String, Object> toMap() {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -65,6 +73,9 @@ public final class JobMetrics implements Serializable {
       m.put("tokens_in", tokensIn);
       m.put("tokens_out", tokensOut);
       m.put("peak_rss_bytes", peakRssBytes);
+      m.put("evictions", evictions);
+      m.put("budget_bytes", budgetBytes);
+      m.put("budget_peak_bytes", budgetPeakBytes);
       return m;
     }
   }
@@ -83,6 +94,9 @@ public final class JobMetrics implements Serializable {
       t.tokensIn += r.tokensIn;
       t.tokensOut += r.tokensOut;
       t.peakRssBytes = Math.max(t.peakRssBytes, r.peakRssBytes);
+      t.evictions = Math.max(t.evictions, r.evictions);
+      t.budgetBytes = Math.max(t.budgetBytes, r.budgetBytes);
+      t.budgetPeakBytes = Math.max(t.budgetPeakBytes, r.budgetPeakBytes);
       long[] lr = loadRange.computeIfAbsent(r.executorId, k -> new long[] {Long.MAX_VALUE, 0});
       lr[0] = Math.min(lr[0], r.loadsBefore);
       lr[1] = Math.max(lr[1], r.loadsAfter);
@@ -113,6 +127,9 @@ public final class JobMetrics implements Serializable {
       all.tokensIn += t.tokensIn;
       all.tokensOut += t.tokensOut;
       all.peakRssBytes = Math.max(all.peakRssBytes, t.peakRssBytes);
+      all.evictions += t.evictions;
+      all.budgetBytes = Math.max(all.budgetBytes, t.budgetBytes);
+      all.budgetPeakBytes = Math.max(all.budgetPeakBytes, t.budgetPeakBytes);
     }
     return all;
   }

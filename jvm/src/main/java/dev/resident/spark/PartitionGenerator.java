@@ -114,6 +114,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
 
       private Serving serving() {
         if (serving == null) {
+          ExecutorModels.applyBudget(settings);
           Serving s = open(settings.spec(ExecutorModels.locate(settings.model)));
           serving = s;
           if (ctx != null) ctx.addTaskCompletionListener((TaskCompletionListener) c -> s.close());
@@ -133,6 +134,9 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           report.loadSecondsAfter = end.path("process_load_seconds").asDouble();
           report.seconds = (System.nanoTime() - t0) / 1e9;
           report.peakRssBytes = end.path("peak_rss_bytes").asLong();
+          report.evictions = end.path("evictions").asLong();
+          report.budgetBytes = end.path("budget_bytes").asLong();
+          report.budgetPeakBytes = end.path("budget_peak_bytes").asLong();
           metrics.add(report);
         }
         return !ready.isEmpty();

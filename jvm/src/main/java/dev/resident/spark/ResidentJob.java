@@ -54,6 +54,9 @@ public final class ResidentJob {
     String systemPrompt = "";
     boolean chat;
     String determinism = "batched";
+    String weights = "auto";
+    int kvTokens = 0;
+    String memoryBudget = "";
     String summary;
   }
 
@@ -78,6 +81,10 @@ public final class ResidentJob {
           "  --chat               render prompts with the model's chat template",
           "  --system TEXT        system prompt (implies --chat)",
           "  --determinism D      batched (default) or exact",
+          "  --weights W          auto (default), shared (mapped, one copy per node) or private",
+          "  --kv-tokens N        KV cells per sequence (0 = sized to the rows)",
+          "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",
+          "                       spark.executor.memoryOverhead where set, else the machine)",
           "  --summary FILE       write totals and per-executor metrics as JSON");
 
   static Options parse(String[] args) {
@@ -110,6 +117,9 @@ public final class ResidentJob {
           case "--id-col" -> o.idCol = v;
           case "--system" -> o.systemPrompt = v;
           case "--determinism" -> o.determinism = v;
+          case "--weights" -> o.weights = v;
+          case "--kv-tokens" -> o.kvTokens = Integer.parseInt(v);
+          case "--memory-budget" -> o.memoryBudget = v;
           case "--summary" -> o.summary = v;
           default -> throw new UsageError("unknown option " + a);
         }
@@ -202,7 +212,10 @@ public final class ResidentJob {
             .setCtxSize(o.ctxSize)
             .setChat(o.chat)
             .setSystemPrompt(o.systemPrompt)
-            .setDeterminism(o.determinism);
+            .setDeterminism(o.determinism)
+            .setWeights(o.weights)
+            .setKvTokens(o.kvTokens)
+            .setMemoryBudget(o.memoryBudget);
     Dataset<Row> out = generator.transform(input);
     write(out, o.output, formatOf(o.output, o.format));
     double wall = (System.nanoTime() - t0) / 1e9;

@@ -23,4 +23,12 @@ public final class TaskReport implements Serializable {
 
   /** Peak resident memory of the executor process so far, at the end of the task. */
   public long peakRssBytes;
+
+  /** Evictions of idle models in this executor so far, for its memory budget or on request. */
+  public long evictions;
+
+  /** The executor's native memory budget and the most of it in use so far. */
+  public long budgetBytes;
+
+  public long budgetPeakBytes;
 }

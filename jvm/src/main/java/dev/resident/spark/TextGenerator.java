@@ -68,6 +68,9 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
   private final IntParam threads;
   private final IntParam ctxSize;
   private final Param<String> determinism;
+  private final Param<String> weights;
+  private final IntParam kvTokens;
+  private final Param<String> memoryBudget;
 
   public TextGenerator() {
     this(Identifiable$.MODULE$.randomUID("textGenerator"));
@@ -125,6 +128,25 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
             this,
             "determinism",
             "batched (fastest) or exact (each row's text equal to a lone predictor's)");
+    weights =
+        new Param<>(
+            this,
+            "weights",
+            "auto, shared (mapped: one copy per node) or private (repacked: faster, a copy per"
+                + " executor)");
+    kvTokens =
+        new IntParam(
+            this,
+            "kvTokens",
+            "KV cache cells per sequence; 0 = sized to the rows (prompt + maxTokens), grown on"
+                + " demand");
+    memoryBudget =
+        new Param<>(
+            this,
+            "memoryBudget",
+            "native memory per executor for models and contexts, e.g. 6g; empty ="
+                + " spark.executor.memoryOverhead (+ pyspark memory) where set, else the"
+                + " container or machine");
 
     setDefault(inputCol, "prompt");
     setDefault(outputCol, "completion");
@@ -148,6 +170,9 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     setDefault(threads, 0);
     setDefault(ctxSize, 2048);
     setDefault(determinism, "batched");
+    setDefault(weights, "auto");
+    setDefault(kvTokens, 0);
+    setDefault(memoryBudget, "");
   }
 
   @Override
@@ -366,6 +391,33 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     return this;
   }
 
+  public Param<String> weights() {
+    return weights;
+  }
+
+  public TextGenerator setWeights(String v) {
+    set(weights, v);
+    return this;
+  }
+
+  public IntParam kvTokens() {
+    return kvTokens;
+  }
+
+  public TextGenerator setKvTokens(int v) {
+    set(kvTokens, v);
+    return this;
+  }
+
+  public Param<String> memoryBudget() {
+    return memoryBudget;
+  }
+
+  public TextGenerator setMemoryBudget(String v) {
+    set(memoryBudget, v);
+    return this;
+  }
+
   // --- the transformer ---
 
   /** The settings the executors work from: every Param, checked, in one serializable value. */
@@ -405,6 +457,24 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
       throw new IllegalArgumentException(
           "TextGenerator: determinism '" + s.determinism + "' is unknown: use batched or exact");
     }
+    s.weights = getOrDefault(weights);
+    if (!s.weights.equals("auto") && !s.weights.equals("shared") && !s.weights.equals("private")) {
+      throw new IllegalArgumentException(
+          "TextGenerator: weights '" + s.weights + "' is unknown: use auto, shared or private");
+    }
+    s.kvTokens = (Integer) getOrDefault(kvTokens);
+    if (s.kvTokens != 0 && (s.kvTokens < 16 || s.kvTokens > s.ctxSize)) {
+      throw new IllegalArgumentException(
+          "TextGenerator: kvTokens = "
+              + s.kvTokens
+              + " is out of range: use 0 (sized to the rows) or 16 to ctxSize ("
+              + s.ctxSize
+              + ")");
+    }
+    ExecutorResources.Budget budget =
+        ExecutorResources.memoryBudget(getOrDefault(memoryBudget), spark.sparkContext().getConf());
+    s.memoryBudgetBytes = budget.bytes();
+    s.memoryBudgetSource = budget.source();
     s.executorCores = ExecutorResources.executorCores(spark.sparkContext().getConf());
     s.taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
     return s;

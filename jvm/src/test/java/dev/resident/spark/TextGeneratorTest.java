@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.resident.Resident;
 import dev.resident.TestModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -161,6 +162,29 @@ class TextGeneratorTest {
             SparkException.class, () -> generator().setModel(corrupt).transform(in).collect());
     assertTrue(e2.getMessage().contains("corrupt.gguf"), e2::getMessage);
     assertTrue(e2.getMessage().contains("data_loss"), e2::getMessage);
+  }
+
+  @Test
+  void aModelOverTheExecutorsMemoryBudgetIsRefusedWithTheSettingToRaise() {
+    SparkSession spark = SparkSessions.local();
+    Dataset<Row> in = prompts(spark, questions(2), 1);
+    try {
+      // A context size no other test uses: this job needs a context of its own.
+      SparkException e =
+          assertThrows(
+              SparkException.class,
+              () -> generator().setCtxSize(448).setMemoryBudget("16m").transform(in).collect());
+      assertTrue(e.getMessage().contains("failed_precondition"), e::getMessage);
+      assertTrue(e.getMessage().contains("budget is 16.0 MiB"), e::getMessage);
+      assertTrue(e.getMessage().contains("raise the memoryBudget Param"), e::getMessage);
+    } finally {
+      Resident.setMemoryBudget(0, ""); // local mode: the other tests run in this JVM
+    }
+    assertThrows(
+        IllegalArgumentException.class, () -> generator().setMemoryBudget("lots").transform(in));
+    assertThrows(
+        IllegalArgumentException.class, () -> generator().setWeights("both").transform(in));
+    assertThrows(IllegalArgumentException.class, () -> generator().setKvTokens(8).transform(in));
   }
 
   @Test
