@@ -7,10 +7,13 @@ beside the same rows through `resident run` (no Spark).
     bench/spark_bench.py --rows 32 --partitions 2,8 --runs 1
     bench/spark_bench.py --rows 256 --max-tokens 64 --partitions 8 --runs 1 \
         --strategies shared-batched           # the Spark-vs-CLI cost on a longer job
+    bench/spark_bench.py --model bench-7b --rows 16 --max-tokens 16 --runs 1 \
+        --ctx-size 256                        # the brief's table with a 7B-class model
 
 Prints, per strategy and P: model loads, total load seconds, job wall time,
-peak RSS per executor, generated tokens/s, and the job time relative to
-shared-batched; then Spark's tokens/s over the CLI's (target: >= 0.85, i.e.
+peak RSS and PSS per executor (sampled from outside every 0.25 s), the node's
+peak PSS (all executors together), generated tokens/s, and the job time
+relative to shared-batched; then Spark's tokens/s over the CLI's (target: >= 0.85, i.e.
 the Spark path costs at most 15% more). Medians over --runs runs.
 """
 
@@ -23,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +51,64 @@ def out_of(cmd: list) -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
+def executor_pids() -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if b"CoarseGrainedExecutorBackend" in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
+def rollup(pid: int) -> tuple[int, int]:
+    """(Rss, Pss) of a process in bytes, or (0, 0) once it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key == "Rss":
+                rss = int(rest.split()[0]) * 1024
+            elif key == "Pss":
+                pss = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, pss
+
+
+class ExecutorMemory:
+    """Peak Rss/Pss of each executor JVM of the running job, and the peak of
+    their summed Pss (the node's share), sampled every 0.25 s."""
+
+    def __init__(self):
+        self.peak_rss: dict[int, int] = {}
+        self.peak_pss: dict[int, int] = {}
+        self.node_peak_pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for pid in executor_pids():
+                rss, pss = rollup(pid)
+                self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), rss)
+                self.peak_pss[pid] = max(self.peak_pss.get(pid, 0), pss)
+                total += pss
+            self.node_peak_pss = max(self.node_peak_pss, total)
+            self._stop.wait(0.25)
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        return {"executor_peak_rss": sorted(self.peak_rss.values()),
+                "executor_peak_pss": sorted(self.peak_pss.values()),
+                "node_peak_pss": self.node_peak_pss}
+
+
 def write_rows(path: Path, n: int) -> None:
     topics = ["rivers", "mountains", "bread", "trains", "music", "gardens", "bridges", "rain"]
     with path.open("w") as f:
@@ -65,14 +127,20 @@ def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
            "--class", "dev.resident.spark.ResidentJob", jar,
            "--model", model, "--input", rows, "--output", work / f"out-{strategy}-{partitions}.jsonl",
            "--strategy", strategy, "--partitions", partitions, "--max-tokens", a.max_tokens,
-           "--parallel", a.parallel, "--chat", "--summary", summary]
+           "--parallel", a.parallel, "--ctx-size", a.ctx_size, "--weights", a.weights,
+           "--chat", "--summary", summary]
+    if a.memory_budget:
+        cmd += ["--memory-budget", a.memory_budget]
     t0 = time.monotonic()
+    memory = ExecutorMemory()
     r = sh(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sampled = memory.stop()
     submit_wall = time.monotonic() - t0
     if r.returncode != 0:
         sys.exit(f"spark-submit failed ({strategy}, P={partitions}):\n{r.stderr[-4000:]}")
     s = json.loads(summary.read_text())
     s["submit_wall_seconds"] = submit_wall
+    s.update(sampled)
     return s
 
 
@@ -81,6 +149,7 @@ def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
     r = sh([resident, "run", "--model", model, "--input", rows, "--output", work / "out-cli.jsonl",
             "--strategy", "batched", "--parallel", a.parallel, "--threads",
             a.executors * a.executor_cores, "--max-tokens", a.max_tokens, "--chat",
+            "--ctx-size", a.ctx_size, "--weights", a.weights,
             "--progress", "none", "--summary", summary], stdout=subprocess.DEVNULL,
            stderr=subprocess.PIPE)
     if r.returncode != 0:
@@ -95,7 +164,8 @@ def median_by_wall(runs: list[dict], key: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--model", default="smollm2-135m-instruct",
+                    help="catalog name, .gguf path, or bench-7b (Llama-2-7B's shape, made and cached)")
     ap.add_argument("--rows", type=int, default=64)
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--partitions", default="2,8,32")
@@ -104,6 +174,9 @@ def main() -> None:
     ap.add_argument("--executor-cores", type=int, default=1)
     ap.add_argument("--executor-memory-mb", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--ctx-size", type=int, default=2048)
+    ap.add_argument("--weights", default="auto", choices=["auto", "shared", "private"])
+    ap.add_argument("--memory-budget", default="", help="per executor, e.g. 6g (default: none)")
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--json-out", type=Path, default=ROOT / "build" / "spark_bench.json")
     a = ap.parse_args()
@@ -115,7 +188,12 @@ def main() -> None:
     sh(["cmake", "--build", "--preset", "release", "--target", "resident"],
        stdout=subprocess.DEVNULL, check=True)
     resident = str(ROOT / "build" / "release" / "tools" / "resident" / "resident")
-    model = out_of([resident, "models", "path", a.model]) if not Path(a.model).exists() else a.model
+    if a.model == "bench-7b":
+        model = out_of([sys.executable, HERE / "make_bench_model.py", "--shape", "7b"])
+    elif Path(a.model).exists():
+        model = a.model
+    else:
+        model = out_of([resident, "models", "path", a.model])
 
     results = []
     with tempfile.TemporaryDirectory(prefix="resident-spark-bench-") as tmp:
@@ -142,14 +220,18 @@ def main() -> None:
     print(f"\n{a.rows} rows, {a.max_tokens} tokens max, model {a.model}; local-cluster"
           f"[{a.executors},{a.executor_cores},{a.executor_memory_mb}]; medians of {a.runs}")
     head = (f"{'strategy':16} {'P':>3} {'loads':>6} {'load s':>7} {'job s':>7} "
-            f"{'peak RSS/exec':>14} {'tok/s':>7} {'job / batched':>14}")
+            f"{'peak RSS/exec':>14} {'peak PSS/exec':>14} {'node PSS':>10} {'tok/s':>7} "
+            f"{'job / batched':>14}")
     print(head)
     base = {r["partitions"]: r["wall_seconds"] for r in results if r["strategy"] == "shared-batched"}
     base = {p: base.get(p, float("nan")) for p in {r["partitions"] for r in results}}
     for r in results:
         peak = max((e["peak_rss_bytes"] for e in r["executors"]), default=0) / 2**20
+        pss = max(r["executor_peak_pss"], default=0) / 2**20
+        node = r["node_peak_pss"] / 2**20
         print(f"{r['strategy']:16} {r['partitions']:>3} {r['model_loads']:>6} "
               f"{r['load_seconds']:>7.2f} {r['wall_seconds']:>7.1f} {peak:>10.0f} MiB "
+              f"{pss:>10.0f} MiB {node:>6.0f} MiB "
               f"{r['generated_tokens_per_second']:>7.1f} "
               f"{r['wall_seconds'] / base[r['partitions']]:>13.2f}x")
     print(f"\nresident run (no Spark, batched, {a.executors * a.executor_cores} threads): "

@@ -334,6 +334,10 @@ TEST(SharedWeights, TwoProcessesMappingOneModelHoldOneCopy) {
     EXPECT_GE(mine.anonymous(), shared_anon + info->repackable_bytes * 4 / 5)
         << "private " << mine.anonymous() << " shared " << shared_anon << " repackable "
         << info->repackable_bytes;
+    // ...and no longer maps the file pages it repacked from.
+    const uint64_t left_mapped = info->tensor_bytes - info->repackable_bytes;
+    EXPECT_LE(mine.mapped(path).first, left_mapped + info->tensor_bytes / 10)
+        << "mapped rss " << mine.mapped(path).first << " of tensors left mapped " << left_mapped;
 }
 
 }  // namespace

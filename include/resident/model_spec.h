@@ -33,7 +33,7 @@ enum class Weights {
     // every process on the node, near-instant warm loads, slower CPU kernels.
     kShared,
     // Repacked by the CPU backend into its faster layouts: a private copy per
-    // process, seconds per load.
+    // process, seconds per load (tensors it cannot repack stay mapped).
     kPrivate,
 };
 
@@ -52,7 +52,7 @@ struct ModelSpec {
     Task task = Task::kGenerate;
 
     // --- load options: part of the resident model's identity ---
-    // Map the file read-only (false: read it into private memory, which also
+    // Map the file read-only (false: read it into private memory, which
     // makes every weight private).
     bool use_mmap = true;
     // Shared (mapped, zero-copy) or private (repacked) weights; kAuto is
@@ -87,8 +87,8 @@ struct ModelSpec {
     std::string load_options_key() const;
     // The most tokens one row may use: kv_tokens when set, else ctx_size.
     int32_t row_tokens() const { return kv_tokens > 0 ? kv_tokens : ctx_size; }
-    // Whether the CPU backend may repack: weights resolved to private.
-    bool repack() const { return use_mmap && weights == Weights::kPrivate; }
+    // Whether the CPU backend repacks: weights resolved to private.
+    bool repack() const { return weights == Weights::kPrivate; }
     // Compute threads a context uses: `threads`, or the cores of the machine.
     int32_t effective_threads() const;
 };

@@ -233,7 +233,9 @@ WeightsChoice resolve_weights(const ModelInfo& info, const ModelSpec& spec) {
     const MemoryEstimate est = estimate_memory(info, as_private);
     const uint64_t copy = est.weights_private;
     const uint64_t need = est.private_total(spec.parallel);
-    if (copy == 0) return {Weights::kShared, "nothing in this model would be repacked"};
+    if (info.repackable_bytes == 0) {
+        return {Weights::kShared, "nothing in this model would be repacked"};
+    }
     const BudgetInfo b = memory_budget();
     const uint64_t cap = spec.memory_limit_bytes > 0 ? spec.memory_limit_bytes : b.limit;
     const uint64_t budget_free = cap > b.used ? cap - b.used : 0;

@@ -59,9 +59,9 @@ uint64_t MemoryEstimate::total(int32_t sequences) const {
 MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec) {
     MemoryEstimate e;
     e.weights = info.tensor_bytes;
-    e.weights_private = !spec.use_mmap                     ? info.tensor_bytes
-                        : spec.weights == Weights::kShared ? 0
-                                                           : info.repackable_bytes;
+    e.weights_private = !spec.use_mmap  ? info.tensor_bytes
+                        : spec.repack() ? info.repackable_bytes
+                                        : 0;
     // K and V in f16 for every layer and KV head.
     e.kv_per_token = static_cast<uint64_t>(info.n_layer) * info.n_head_kv *
                      (info.head_dim_k + info.head_dim_v) * 2;

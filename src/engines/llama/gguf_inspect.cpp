@@ -153,6 +153,21 @@ Result<GgufPtr> open_part(const std::string& path, PartSummary& summary) {
 
 }  // namespace
 
+std::vector<std::string> split_part_paths(const std::string& first, int32_t split_count) {
+    std::vector<std::string> parts{first};
+    std::vector<char> prefix(first.size() + 1);
+    if (split_count <= 1 ||
+        llama_split_prefix(prefix.data(), prefix.size(), first.c_str(), 0, split_count) <= 0) {
+        return parts;
+    }
+    for (int i = 1; i < split_count; ++i) {
+        std::vector<char> part(first.size() + 32);
+        llama_split_path(part.data(), part.size(), prefix.data(), i, split_count);
+        parts.emplace_back(part.data());
+    }
+    return parts;
+}
+
 Result<ModelInfo> inspect_gguf(const std::string& path) {
     PartSummary summary;
     RESIDENT_ASSIGN_OR_RETURN(GgufPtr g, open_part(path, summary));
@@ -179,12 +194,10 @@ Result<ModelInfo> inspect_gguf(const std::string& path) {
                             "(NAME-00001-of-{:05d}.gguf): keep the names gguf-split gave the parts",
                             path, split_count, split_count));
         }
-        for (int i = 1; i < split_count; ++i) {
-            std::vector<char> part(path.size() + 32);
-            llama_split_path(part.data(), part.size(), prefix.data(), i,
-                             static_cast<int>(split_count));
-            RESIDENT_ASSIGN_OR_RETURN(GgufPtr other, open_part(part.data(), summary));
-            info.file_bytes += fs::file_size(part.data(), ec);
+        const auto parts = split_part_paths(path, static_cast<int32_t>(split_count));
+        for (size_t i = 1; i < parts.size(); ++i) {
+            RESIDENT_ASSIGN_OR_RETURN(GgufPtr other, open_part(parts[i], summary));
+            info.file_bytes += fs::file_size(parts[i], ec);
         }
         info.split_count = static_cast<int32_t>(split_count);
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "resident/model.h"
 #include "resident/status.h"
@@ -13,5 +14,9 @@ namespace resident::internal::llama {
 // Errors: NotFound (no such file, or a split part is missing), DataLoss (not
 // GGUF, truncated, corrupt), InvalidArgument (a later split part was given).
 Result<ModelInfo> inspect_gguf(const std::string& path);
+
+// The files of a model whose first part is `first`: itself, then parts
+// 2..split_count named as gguf-split names them.
+std::vector<std::string> split_part_paths(const std::string& first, int32_t split_count);
 
 }  // namespace resident::internal::llama

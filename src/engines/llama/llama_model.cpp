@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/crash_report.h"
 #include "core/log.h"
@@ -9,6 +10,7 @@
 #include "engines/llama/llama_backend.h"
 #include "engines/llama/llama_batch_engine.h"
 #include "engines/llama/llama_predictor.h"
+#include "engines/llama/prefetch.h"
 #include "fmt/format.h"
 #include "resident/memory.h"
 
@@ -92,7 +94,42 @@ Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec_in) {
     // Named in the crash line from the start of its load to its release.
     crash_report_add_model(crash_name(spec));
     const auto start = std::chrono::steady_clock::now();
-    ModelPtr model(llama_model_load_from_file(spec.source.c_str(), params));
+    ModelPtr model;
+    {
+        // A mapped load of a cold file reads it at the disk's sequential
+        // speed instead of page fault by page fault (prefetch.h).
+        std::optional<Prefetch> prefetch;
+        const auto parts = split_part_paths(spec.source, info.split_count);
+        if (spec.use_mmap && prefetch_enabled()) prefetch.emplace(parts);
+        // While repacking, give back the mapped pages already copied every
+        // 5% of the load, so the process never holds the model twice.
+        struct Progress {
+            const std::vector<std::string>* parts;
+            float last = 0;
+        } progress{&parts};
+        if (spec.use_mmap && spec.repack()) {
+            params.progress_callback = [](float done, void* data) {
+                auto* p = static_cast<Progress*>(data);
+                if (done - p->last >= 0.05f) {
+                    release_mapped_pages(*p->parts);
+                    p->last = done;
+                }
+                return true;
+            };
+            params.progress_callback_user_data = &progress;
+        }
+        model.reset(llama_model_load_from_file(spec.source.c_str(), params));
+        // The repacking read every page of the tensors it copied through the
+        // mapping; those pages stay counted in this process (RSS and PSS as
+        // large again as the model) though nothing reads them after the load.
+        // Dropping the mapping's page-table entries gives them back to the
+        // page cache; pages still in use (tensors left mapped) fault back in.
+        if (model && spec.use_mmap && spec.repack()) release_mapped_pages(parts);
+        if (prefetch) {
+            logger().debug("prefetch read {} during the load",
+                           format_bytes(prefetch->bytes_read()));
+        }
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!model) {
