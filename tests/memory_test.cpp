@@ -204,7 +204,7 @@ TEST_F(KvSizing, GrowthBeyondTheBudgetFailsThatRowAloneWithoutAnOom) {
 }
 
 TEST(SplitModel, LoadsFromItsFirstPartAndAnswersLikeTheWholeFile) {
-    const std::string tool = std::string(RESIDENT_LLAMA_BIN) + "/llama-gguf-split";
+    const std::string tool = std::string(RESIDENT_LLAMA_TOOLS) + "/llama-gguf-split";
     ASSERT_TRUE(std::filesystem::exists(tool)) << tool;
     testing::ScratchDir dir;
     const std::string cmd = tool + " --split --split-max-size 40M " + testing::model_path() + " " +

@@ -96,8 +96,7 @@ Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec_in) {
     const auto start = std::chrono::steady_clock::now();
     ModelPtr model;
     {
-        // A mapped load of a cold file reads it at the disk's sequential
-        // speed instead of page fault by page fault (prefetch.h).
+        // Optionally, cold files are read ahead of the loader (prefetch.h).
         std::optional<Prefetch> prefetch;
         const auto parts = split_part_paths(spec.source, info.split_count);
         if (spec.use_mmap && prefetch_enabled()) prefetch.emplace(parts);

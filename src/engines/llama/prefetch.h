@@ -1,9 +1,11 @@
-// Reads a model's files from disk ahead of llama.cpp's loader. A cold load
-// through the mapping faults pages in a few at a time (measured at 7B: 6.2 s
-// to load what `cat` reads in 4.4 s); one thread reading the files start to
-// end in large blocks fills the page cache at the disk's sequential speed, and
-// the loader then finds its pages there. Files already in the page cache are
-// skipped, so a warm load pays nothing.
+// Page-cache helpers of the loader.
+//
+// Prefetch reads a model's files into the page cache (readahead(2), no copy)
+// ahead of llama.cpp's loader. It is off by default (RESIDENT_PREFETCH=1 turns
+// it on) because it measured both ways on the 2-core VM at 7B: on a cold disk
+// a private load took 5.5 s with it against 7.3 s without; with the host's
+// cache behind the guest it took 6.7 s against 2.7-4.3 s (bench/big_model.py
+// compares both). Files already 90% cached are skipped.
 #pragma once
 
 #include <atomic>
@@ -39,7 +41,7 @@ class Prefetch {
 // mappings advised.
 uint64_t release_mapped_pages(const std::vector<std::string>& paths);
 
-// Whether loads prefetch: yes unless RESIDENT_PREFETCH=0 (for measuring).
+// Whether loads prefetch: RESIDENT_PREFETCH=1.
 bool prefetch_enabled();
 
 // The share (0..1) of a file's pages in the page cache now; 1 when it cannot tell.
