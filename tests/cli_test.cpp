@@ -244,7 +244,7 @@ TEST(Cli, ConcurrentPullsOfOneModelDownloadItOnce) {
         << count
         << "\n"
            "  while [ \"$1\" != --dest ]; do shift; done\n"
-           "  sleep 1\n"
+           "  mkdir -p \"$2\" && sleep 1\n"
            "  exec python3"
            " -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1] + "
            "\"/tiny_model-1.0-py3-none-any.whl\", \"w\"); z.write(sys.argv[2], "
@@ -272,7 +272,7 @@ TEST(Cli, ConcurrentPullsOfOneModelDownloadItOnce) {
     std::vector<std::thread> pulls;
     std::vector<CliRun> results(3);
     for (int i = 0; i < 3; ++i) {
-        pulls.emplace_back([&, i] { results[i] = run("models pull tiny", env, true); });
+        pulls.emplace_back([&, i] { results[i] = run("models pull tiny", env); });
     }
     for (auto& t : pulls) t.join();
     for (const auto& r : results) {
