@@ -173,6 +173,11 @@ TEST(Cli, CsvInputAndTheThreeStrategiesAgree) {
         const auto summary = nlohmann::json::parse(sf);
         const int loads = summary["model_loads"];
         EXPECT_EQ(loads, strategy.rfind("per-partition", 0) == 0 ? 3 : 1) << strategy;
+        // The memory budget the job ran under, and what its models and
+        // contexts held of it at most.
+        EXPECT_GT(summary["budget_bytes"].get<uint64_t>(), 0u) << strategy;
+        EXPECT_GT(summary["budget_peak_bytes"].get<uint64_t>(), 0u) << strategy;
+        EXPECT_EQ(summary["evictions"].get<int64_t>(), 0) << strategy;
     }
     ASSERT_EQ(results[0].size(), 7u);
     EXPECT_EQ(results[0][0]["note"], "n, 0");  // quoted comma kept in one field

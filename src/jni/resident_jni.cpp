@@ -272,8 +272,9 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_shutdown(JNIEnv* 
     });
 }
 
-JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_setMemoryBudget(
-    JNIEnv* env, jclass, jlong bytes, jbyteArray source) {
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_setMemoryBudget(JNIEnv* env, jclass,
+                                                                               jlong bytes,
+                                                                               jbyteArray source) {
     guarded<int>(env, 0, [&] {
         if (bytes < 0) throw StatusError{invalid_argument("a memory budget cannot be negative")};
         set_memory_budget(static_cast<uint64_t>(bytes), bytes_of(env, source, "budget source"));

@@ -16,6 +16,7 @@
 
 #include "fmt/format.h"
 #include "resident/memory.h"
+#include "resident/memory_budget.h"
 #include "resident/predictor_pool.h"
 #include "resident/registry.h"
 
@@ -375,6 +376,7 @@ Result<JobSummary> run_job(const JobOptions& options) {
     Registry& registry = Registry::global();
     const int64_t loads_before = registry.total_loads();
     const double load_seconds_before = registry.total_load_seconds();
+    const int64_t evictions_before = registry.total_evictions();
     Status st;
     {
         ProgressReporter progress(options.progress, writer, static_cast<int64_t>(rows.size()));
@@ -412,6 +414,11 @@ Result<JobSummary> run_job(const JobOptions& options) {
     summary.load_seconds += registry.total_load_seconds() - load_seconds_before;
     summary.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     summary.peak_rss_bytes = peak_rss_bytes();
+    summary.evictions = registry.total_evictions() - evictions_before;
+    const BudgetInfo budget = memory_budget();
+    summary.budget_bytes = budget.limit;
+    summary.budget_source = budget.source;
+    summary.budget_peak_bytes = budget.peak;
     return summary;
 }
 

@@ -52,6 +52,10 @@ struct JobSummary {
     double load_seconds = 0;
     double wall_seconds = 0;
     uint64_t peak_rss_bytes = 0;
+    int64_t evictions = 0;           // idle models evicted during the job
+    uint64_t budget_bytes = 0;       // the process's native memory budget
+    std::string budget_source;       // where the budget came from
+    uint64_t budget_peak_bytes = 0;  // the most of it models and contexts held
     double generated_tokens_per_second() const;
 };
 

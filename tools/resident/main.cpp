@@ -104,13 +104,16 @@ void print_summary(const JobSummary& s, const std::string& output) {
     std::fprintf(stderr,
                  "resident: %lld rows (%lld ok, %lld failed) in %.2f s, strategy %s -> %s\n"
                  "  model loads %lld (%.2f s)  tokens in %lld, out %lld  generated %.1f tok/s  "
-                 "peak RSS %s\n",
+                 "peak RSS %s\n"
+                 "  memory budget %s (%s): peak %s held by models and contexts, %lld evictions\n",
                  static_cast<long long>(s.rows), static_cast<long long>(s.rows_ok),
                  static_cast<long long>(s.rows_failed), s.wall_seconds, s.strategy.c_str(),
                  output.c_str(), static_cast<long long>(s.model_loads), s.load_seconds,
                  static_cast<long long>(s.prompt_tokens),
                  static_cast<long long>(s.completion_tokens), s.generated_tokens_per_second(),
-                 format_bytes(s.peak_rss_bytes).c_str());
+                 format_bytes(s.peak_rss_bytes).c_str(), format_bytes(s.budget_bytes).c_str(),
+                 s.budget_source.c_str(), format_bytes(s.budget_peak_bytes).c_str(),
+                 static_cast<long long>(s.evictions));
 }
 
 Status write_summary(const JobSummary& s, const JobOptions& o) {
@@ -129,6 +132,10 @@ Status write_summary(const JobSummary& s, const JobOptions& o) {
         {"wall_seconds", s.wall_seconds},
         {"generated_tokens_per_second", s.generated_tokens_per_second()},
         {"peak_rss_bytes", s.peak_rss_bytes},
+        {"evictions", s.evictions},
+        {"budget_bytes", s.budget_bytes},
+        {"budget_source", s.budget_source},
+        {"budget_peak_bytes", s.budget_peak_bytes},
     };
     std::ofstream out(o.summary_path);
     out << j.dump(2) << '\n';
