@@ -54,6 +54,3 @@ foreach(_soname libllama.so.0 libggml.so.0 libggml-base.so.0)
 endforeach()
 target_include_directories(llama::llama SYSTEM INTERFACE "${_src}/include" "${_src}/ggml/include")
 set(RESIDENT_LLAMA_BIN "${_bld}/bin")
-# llama.cpp's tools (llama-gguf-split, ...) come from the portable build only:
-# the TSan flavor builds the libraries alone.
-set(RESIDENT_LLAMA_TOOLS "${RESIDENT_LLAMA_HOME}/build-portable/bin")
