@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from procmem import rollup
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 GiB = 2**30
@@ -42,20 +44,6 @@ def log(msg: str) -> None:
 
 def sh(cmd, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], text=True, **kw)
-
-
-def rollup(pid: int) -> tuple[int, int]:
-    """(Rss, Pss) of a process in bytes, or (0, 0) once it is gone."""
-    rss = pss = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss"):
-                kb = int(rest.split()[0]) * 1024
-                rss, pss = (kb, pss) if key == "Rss" else (rss, kb)
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, pss
 
 
 class Sampler:

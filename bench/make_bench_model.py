@@ -194,30 +194,43 @@ def tensor_plan(n_vocab: int):
     return plan
 
 
+def start_gguf(path: Path, vocab_from: Path, shape: dict, name: str, file_type,
+               head_dims: bool):
+    """A GGUF writer for a llama-architecture model of `shape`, its metadata
+    and SmolLM2's tokenizer written; returns it and the vocabulary size.
+    `head_dims` writes the key/value head sizes explicitly."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(vocab_from))
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name(name)
+    writer.add_type("model")
+    writer.add_context_length(shape["n_ctx"])
+    writer.add_embedding_length(shape["n_embd"])
+    writer.add_block_count(shape["n_layer"])
+    writer.add_feed_forward_length(shape["n_ff"])
+    writer.add_head_count(shape["n_head"])
+    writer.add_head_count_kv(shape["n_head_kv"])
+    if head_dims:
+        writer.add_key_length(shape["head_dim"])
+        writer.add_value_length(shape["head_dim"])
+    writer.add_rope_dimension_count(shape["head_dim"])
+    writer.add_rope_freq_base(shape["rope_theta"])
+    writer.add_layer_norm_rms_eps(shape["rms_eps"])
+    writer.add_file_type(file_type)
+    n_vocab = copy_tokenizer(reader, writer)
+    writer.add_vocab_size(n_vocab)
+    return writer, n_vocab
+
+
 def write_f16(path: Path, vocab_from: Path, seed: int, std: float) -> None:
     import gguf
     import numpy as np
 
-    reader = gguf.GGUFReader(str(vocab_from))
-    writer = gguf.GGUFWriter(str(path), "llama")
-    s = SHAPE
-    writer.add_name(f"Resident bench 0.5B (Qwen2.5-0.5B shape, random weights, seed {seed})")
-    writer.add_type("model")
-    writer.add_context_length(s["n_ctx"])
-    writer.add_embedding_length(s["n_embd"])
-    writer.add_block_count(s["n_layer"])
-    writer.add_feed_forward_length(s["n_ff"])
-    writer.add_head_count(s["n_head"])
-    writer.add_head_count_kv(s["n_head_kv"])
-    writer.add_key_length(s["head_dim"])
-    writer.add_value_length(s["head_dim"])
-    writer.add_rope_dimension_count(s["head_dim"])
-    writer.add_rope_freq_base(s["rope_theta"])
-    writer.add_layer_norm_rms_eps(s["rms_eps"])
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    n_vocab = copy_tokenizer(reader, writer)
-    writer.add_vocab_size(n_vocab)
-    del reader
+    writer, n_vocab = start_gguf(
+        path, vocab_from, SHAPE,
+        f"Resident bench 0.5B (Qwen2.5-0.5B shape, random weights, seed {seed})",
+        gguf.LlamaFileType.MOSTLY_F16, head_dims=True)
 
     plan = tensor_plan(n_vocab)
     for name, shape, dtype, _ in plan:
@@ -247,24 +260,10 @@ def write_7b_q4_0(path: Path, vocab_from: Path, seed: int, std: float) -> None:
     import numpy as np
 
     Q = gguf.GGMLQuantizationType
-    reader = gguf.GGUFReader(str(vocab_from))
-    writer = gguf.GGUFWriter(str(path), "llama")
     s = SHAPE_7B
-    writer.add_name(f"Resident bench 7B (Llama-2-7B shape, random weights, seed {seed})")
-    writer.add_type("model")
-    writer.add_context_length(s["n_ctx"])
-    writer.add_embedding_length(s["n_embd"])
-    writer.add_block_count(s["n_layer"])
-    writer.add_feed_forward_length(s["n_ff"])
-    writer.add_head_count(s["n_head"])
-    writer.add_head_count_kv(s["n_head_kv"])
-    writer.add_rope_dimension_count(s["head_dim"])
-    writer.add_rope_freq_base(s["rope_theta"])
-    writer.add_layer_norm_rms_eps(s["rms_eps"])
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0)
-    n_vocab = copy_tokenizer(reader, writer)
-    writer.add_vocab_size(n_vocab)
-    del reader
+    writer, n_vocab = start_gguf(
+        path, vocab_from, s, f"Resident bench 7B (Llama-2-7B shape, random weights, seed {seed})",
+        gguf.LlamaFileType.MOSTLY_Q4_0, head_dims=False)
 
     d, ff = s["n_embd"], s["n_ff"]
     plan = [("token_embd.weight", (n_vocab, d), Q.Q4_0)]

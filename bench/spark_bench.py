@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+from procmem import rollup
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TARGET_SPARK_VS_CLI = 0.85
@@ -61,21 +63,6 @@ def executor_pids() -> list[int]:
             except OSError:
                 pass
     return pids
-
-
-def rollup(pid: int) -> tuple[int, int]:
-    """(Rss, Pss) of a process in bytes, or (0, 0) once it is gone."""
-    rss = pss = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key == "Rss":
-                rss = int(rest.split()[0]) * 1024
-            elif key == "Pss":
-                pss = int(rest.split()[0]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, pss
 
 
 class ExecutorMemory:
