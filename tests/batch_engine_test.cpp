@@ -1,6 +1,9 @@
 // The batch engine: many threads, one context, continuous batching.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "resident/registry.h"
@@ -133,6 +136,93 @@ TEST_F(BatchEngineTest, ShutdownCancelsWhatIsQueuedAndNeverHangs) {
     }
     EXPECT_GE(cancelled, 3);
     EXPECT_EQ(e->submit(prompt("late")).get().status().code(), StatusCode::kCancelled);
+}
+
+// Waits until the engine has generated at least `tokens` tokens in all.
+void wait_for_tokens(const BatchEngine& e, int64_t tokens) {
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (e.stats().generated_tokens < tokens && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_GE(e.stats().generated_tokens, tokens);
+}
+
+TEST_F(BatchEngineTest, CancelStopsRunningAndQueuedRowsAndFreesTheirSlots) {
+    spec_.parallel = 2;
+    spec_.queue_capacity = 8;
+    auto e = engine();
+    ASSERT_TRUE(e);
+    auto token = std::make_shared<CancelToken>();
+    GenerationRequest slow = prompt("Count: 1, 2, 3,", 400);
+    slow.sampling.ignore_eos = true;
+    slow.cancel = token;
+    std::vector<std::future<Result<Generation>>> fs;
+    for (int i = 0; i < 5; ++i) fs.push_back(e->submit(slow));  // 2 run, 3 wait
+    wait_for_tokens(*e, 4);
+    token->cancel();
+    const int64_t at_cancel = e->stats().generated_tokens;
+    for (auto& f : fs) {
+        ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+        EXPECT_EQ(f.get().status().code(), StatusCode::kCancelled);
+    }
+    // Within one decode step: each running row got at most one more token.
+    EXPECT_LE(e->stats().generated_tokens, at_cancel + spec_.parallel);
+    auto next = e->submit(prompt("The slots are free again:", 4)).get();
+    EXPECT_TRUE(next.is_ok()) << next.status().to_string();
+    const BatchEngineStats s = e->stats();
+    EXPECT_EQ(s.cancelled, 5);
+    EXPECT_EQ(s.failed, 5);
+    EXPECT_EQ(s.completed, 1);
+    EXPECT_LT(s.generated_tokens, 2 * 400);  // the cancelled rows did not run to the end
+}
+
+TEST_F(BatchEngineTest, RowsPastTheirDeadlineFailAloneWithDeadlineExceeded) {
+    spec_.parallel = 2;
+    spec_.ctx_size = 4096;  // room for a row far longer than its deadline allows
+    auto e = engine();
+    ASSERT_TRUE(e);
+    GenerationRequest endless = prompt("Count: 1, 2, 3,", 4000);
+    endless.sampling.ignore_eos = true;
+    endless.timeout_seconds = 0.3;
+    auto late = e->submit(endless);
+    auto fine = e->submit(prompt("A short row", 4));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = late.get();
+    EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
+    EXPECT_NE(r.status().message().find("timeout"), std::string::npos) << r.status().message();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+    EXPECT_TRUE(fine.get().is_ok());
+    EXPECT_EQ(e->stats().expired, 1);
+
+    GenerationRequest bad = prompt("x");
+    bad.timeout_seconds = -1;
+    EXPECT_EQ(e->submit(bad).get().status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(BatchEngineTest, EnqueueDeliversEachOutcomeToItsCompletionOnce) {
+    auto e = engine();
+    ASSERT_TRUE(e);
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<int, int> calls;
+    std::map<int, StatusCode> codes;
+    for (int i = 0; i < 6; ++i) {
+        GenerationRequest r = prompt(i == 3 ? "" : "Row " + std::to_string(i), 3);
+        ASSERT_TRUE(e->enqueue(
+            std::move(r),
+            [&, i](Result<Generation> g) {
+                std::lock_guard lock(mu);
+                ++calls[i];
+                codes[i] = g.status().code();
+                cv.notify_all();
+            },
+            std::nullopt));
+    }
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return calls.size() == 6; }));
+    for (auto& [i, n] : calls) EXPECT_EQ(n, 1) << i;
+    EXPECT_EQ(codes[3], StatusCode::kInvalidArgument);
+    EXPECT_EQ(codes[5], StatusCode::kOk);
 }
 
 }  // namespace

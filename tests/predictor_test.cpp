@@ -166,5 +166,32 @@ TEST_F(PredictorTest, BadRequestsGetClearErrors) {
     EXPECT_TRUE((*p)->generate(prompt("Hello", 2)).is_ok());
 }
 
+TEST_F(PredictorTest, CancelAndDeadlineStopAGenerationBetweenTokens) {
+    spec_.ctx_size = 4096;  // room for a row far longer than its deadline allows
+    auto p = model_->create_predictor(spec_);
+    ASSERT_TRUE(p.is_ok());
+    GenerationRequest endless = prompt("Count: 1, 2, 3,", 2000);
+    endless.sampling.ignore_eos = true;
+    endless.timeout_seconds = 0.2;
+    auto r = (*p)->generate(endless);
+    EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
+
+    endless.timeout_seconds = 0;
+    auto token = std::make_shared<CancelToken>();
+    endless.cancel = token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        token->cancel();
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    r = (*p)->generate(endless);
+    canceller.join();
+    EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().to_string();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+    // The predictor serves the next row as usual.
+    auto g = (*p)->generate(prompt("The capital of France is", 4));
+    EXPECT_TRUE(g.is_ok()) << g.status().to_string();
+}
+
 }  // namespace
 }  // namespace resident

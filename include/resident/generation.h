@@ -2,7 +2,10 @@
 // values: copyable, no handles, safe to move between threads.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +40,19 @@ struct SamplingParams {
     Status validate() const;
 };
 
+// Stops the requests that hold it, from any thread: a queued request is
+// dropped and a running one ends before its next decode step, both with
+// Cancelled; its KV cells go to the next request. One token may be shared by
+// many requests (e.g. every row of a Spark task).
+class CancelToken {
+   public:
+    void cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }
+    bool cancelled() const noexcept { return cancelled_.load(std::memory_order_relaxed); }
+
+   private:
+    std::atomic<bool> cancelled_{false};
+};
+
 struct GenerationRequest {
     // Either a raw prompt, tokenized as is...
     std::string prompt;
@@ -50,6 +66,30 @@ struct GenerationRequest {
     // A stable key of the input row (e.g. its id); seeds the sampler when
     // `sampling.seed` is unset, so a retried Spark task reproduces its rows.
     std::optional<std::string> row_key;
+    // Cancels this request when the caller gives up on it; null = never.
+    std::shared_ptr<const CancelToken> cancel;
+    // The request fails with DeadlineExceeded once this many seconds have
+    // passed since it was submitted (time queued included); 0 = no deadline.
+    double timeout_seconds = 0;
+
+    // The request's own rules beyond sampling (the timeout). Errors:
+    // InvalidArgument naming the field.
+    Status validate() const;
+};
+
+// When a request must stop: its cancel token or its deadline, fixed when it
+// was submitted. Engines check it before every decode step.
+class RequestInterrupt {
+   public:
+    RequestInterrupt() = default;
+    explicit RequestInterrupt(const GenerationRequest& request);
+    // Ok, or Cancelled / DeadlineExceeded saying why the request stopped.
+    Status check() const;
+
+   private:
+    std::shared_ptr<const CancelToken> token_;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
+    double timeout_seconds_ = 0;
 };
 
 enum class FinishReason {

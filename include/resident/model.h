@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -72,7 +73,9 @@ class Predictor {
 struct BatchEngineStats {
     int64_t submitted = 0;
     int64_t completed = 0;  // with a Generation
-    int64_t failed = 0;     // with an error
+    int64_t failed = 0;     // with an error, the two below included
+    int64_t cancelled = 0;  // stopped by their cancel token (queued or running)
+    int64_t expired = 0;    // past their deadline (timeout_seconds)
     int64_t decode_calls = 0;
     int64_t prompt_tokens = 0;
     int64_t generated_tokens = 0;
@@ -85,19 +88,43 @@ struct BatchEngineStats {
 // destructor cancels what is still queued (Cancelled) and joins its thread.
 class BatchEngine {
    public:
+    // Receives a request's outcome, exactly once: on the engine's thread, or
+    // on the submitting thread for a request refused before it queued (bad
+    // request, engine shut down). It holds up the decode loop: return quickly.
+    using Completion = std::function<void(Result<Generation>)>;
+
     virtual ~BatchEngine() = default;
-    // Queues a request; blocks while the queue is full (backpressure). The
-    // future holds the Generation or the request's error. After shutdown()
-    // the future holds Cancelled.
-    virtual std::future<Result<Generation>> submit(GenerationRequest request) = 0;
-    // As submit(), but returns nullopt instead of waiting when the queue is
-    // full, or after `timeout`.
-    virtual std::optional<std::future<Result<Generation>>> try_submit(
-        GenerationRequest request, std::chrono::milliseconds timeout) = 0;
+    // Queues a request whose outcome goes to `done`. Waits up to `timeout`
+    // for room in the queue (nullopt: as long as it takes, the backpressure);
+    // returns false, without calling `done`, when the queue stayed full.
+    virtual bool enqueue(GenerationRequest request, Completion done,
+                         std::optional<std::chrono::milliseconds> timeout) = 0;
     // Stops taking requests, cancels queued ones, finishes nothing more.
     virtual void shutdown() = 0;
     virtual BatchEngineStats stats() const = 0;
     virtual int32_t slots() const = 0;
+
+    // enqueue() with the outcome in a future; blocks while the queue is full.
+    std::future<Result<Generation>> submit(GenerationRequest request) {
+        auto promise = std::make_shared<std::promise<Result<Generation>>>();
+        auto future = promise->get_future();
+        enqueue(
+            std::move(request),
+            [promise](Result<Generation> r) { promise->set_value(std::move(r)); }, std::nullopt);
+        return future;
+    }
+    // As submit(), but nullopt when the queue stayed full for `timeout`.
+    std::optional<std::future<Result<Generation>>> try_submit(GenerationRequest request,
+                                                              std::chrono::milliseconds timeout) {
+        auto promise = std::make_shared<std::promise<Result<Generation>>>();
+        auto future = promise->get_future();
+        if (!enqueue(
+                std::move(request),
+                [promise](Result<Generation> r) { promise->set_value(std::move(r)); }, timeout)) {
+            return std::nullopt;
+        }
+        return future;
+    }
 };
 
 // A model loaded once per process, immutable and shared by every thread.

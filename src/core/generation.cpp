@@ -32,6 +32,35 @@ Status SamplingParams::validate() const {
     return Status::ok();
 }
 
+Status GenerationRequest::validate() const {
+    RESIDENT_RETURN_IF_ERROR(sampling.validate());
+    if (!(timeout_seconds >= 0) || timeout_seconds > 1e9) {
+        return invalid_argument(fmt::format(
+            "timeout_seconds = {}: use 0 (no deadline) or a number of seconds", timeout_seconds));
+    }
+    return Status::ok();
+}
+
+RequestInterrupt::RequestInterrupt(const GenerationRequest& request)
+    : token_(request.cancel), timeout_seconds_(request.timeout_seconds) {
+    if (request.timeout_seconds > 0) {
+        deadline_ = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(request.timeout_seconds));
+    }
+}
+
+Status RequestInterrupt::check() const {
+    if (token_ && token_->cancelled()) return cancelled("the request was cancelled by its caller");
+    if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
+        return deadline_exceeded(fmt::format(
+            "the request ran past its deadline of {} s (timeout_seconds, time queued included): "
+            "raise the timeout or lower max_tokens",
+            timeout_seconds_));
+    }
+    return Status::ok();
+}
+
 std::string_view finish_reason_name(FinishReason reason) {
     switch (reason) {
         case FinishReason::kStop:

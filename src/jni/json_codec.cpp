@@ -119,6 +119,7 @@ Result<GenerationRequest> request_from_json(const json& j) {
     RESIDENT_RETURN_IF_ERROR(f.read("seed", seed));
     RESIDENT_RETURN_IF_ERROR(f.read("stop", r.sampling.stop));
     RESIDENT_RETURN_IF_ERROR(f.read("ignore_eos", r.sampling.ignore_eos));
+    RESIDENT_RETURN_IF_ERROR(f.read("timeout_seconds", r.timeout_seconds));
     RESIDENT_RETURN_IF_ERROR(f.no_others());
     if (has_seed) r.sampling.seed = seed;
     if (j.contains("system_prompt") && !j["system_prompt"].is_null()) {
@@ -201,6 +202,8 @@ json to_json(const BatchEngineStats& s) {
     return {{"submitted", s.submitted},
             {"completed", s.completed},
             {"failed", s.failed},
+            {"cancelled", s.cancelled},
+            {"expired", s.expired},
             {"decode_calls", s.decode_calls},
             {"prompt_tokens", s.prompt_tokens},
             {"generated_tokens", s.generated_tokens},

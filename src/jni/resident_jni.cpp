@@ -9,10 +9,14 @@
 #include <fmt/format.h>
 #include <jni.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -144,6 +148,74 @@ json result_json(const Result<Generation>& r) {
     if (r.is_ok()) return to_json(*r);
     return {{"error", to_json(r.status())}};
 }
+
+// Requests the JVM submitted without waiting, named by tickets the JVM picks:
+// their cancel tokens while they run, and their outcomes until the JVM's
+// completion thread takes them. Process-wide and never destroyed, so an
+// engine thread can complete a ticket at any time, even at exit.
+class Tickets {
+   public:
+    // A cancel token for `ticket`, live until the ticket completes or is
+    // forgotten.
+    std::shared_ptr<CancelToken> open(int64_t ticket) {
+        auto token = std::make_shared<CancelToken>();
+        std::lock_guard lock(mu_);
+        live_[ticket] = token;
+        return token;
+    }
+    void forget(int64_t ticket) {
+        std::lock_guard lock(mu_);
+        live_.erase(ticket);
+    }
+    // Called on engine threads: must be quick.
+    void complete(int64_t ticket, const Result<Generation>& r) {
+        json entry = {{"ticket", ticket}, {"result", result_json(r)}};
+        std::lock_guard lock(mu_);
+        live_.erase(ticket);
+        done_.push_back(std::move(entry));
+        ready_.notify_one();
+    }
+    void cancel(int64_t ticket) {
+        std::lock_guard lock(mu_);
+        if (auto it = live_.find(ticket); it != live_.end()) it->second->cancel();
+    }
+    // The outcomes completed since the last call, waiting up to `wait` for
+    // the first one.
+    json take(std::chrono::milliseconds wait) {
+        std::unique_lock lock(mu_);
+        ready_.wait_for(lock, wait, [&] { return !done_.empty(); });
+        json out = std::move(done_);
+        done_ = json::array();
+        return out;
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable ready_;
+    std::unordered_map<int64_t, std::shared_ptr<CancelToken>> live_;  // guarded by mu_
+    json done_ = json::array();                                       // guarded by mu_
+};
+
+Tickets& tickets() {
+    static auto* t = new Tickets();  // leaked on purpose: engine threads may outlive statics
+    return *t;
+}
+
+// Registers a synchronous call's ticket for cancellation while it runs.
+class TicketScope {
+   public:
+    TicketScope(int64_t ticket, GenerationRequest& request) : ticket_(ticket) {
+        if (ticket_ != 0) request.cancel = tickets().open(ticket_);
+    }
+    ~TicketScope() {
+        if (ticket_ != 0) tickets().forget(ticket_);
+    }
+    TicketScope(const TicketScope&) = delete;
+    TicketScope& operator=(const TicketScope&) = delete;
+
+   private:
+    int64_t ticket_;
+};
 
 }  // namespace
 }  // namespace resident::internal::jni
@@ -299,12 +371,13 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createPredictor(
 }
 
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_predictorGenerate(
-    JNIEnv* env, jclass, jlong handle, jbyteArray request_json) {
+    JNIEnv* env, jclass, jlong handle, jbyteArray request_json, jlong ticket) {
     return guarded<jbyteArray>(env, nullptr, [&] {
         Predictor& predictor = *ref<PredictorRef>(handle, "predictor").serving;
         const json j = json_arg(env, request_json, "generation request");
         auto request = request_from_json(j);
         if (!request.is_ok()) return to_bytes(env, result_json(request.status()));
+        TicketScope scope(ticket, *request);
         return to_bytes(env, result_json(predictor.generate(*request)));
     });
 }
@@ -325,36 +398,41 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createEngine(JNI
         [](const Model& m, const ModelSpec& spec) { return m.create_batch_engine(spec); });
 }
 
-// Submits every request of the JSON array (blocking while the engine's queue
-// is full), then waits for all: the results come back in the same order.
-// Several JVM threads call this at once; the engine batches them together.
-JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineGenerate(
-    JNIEnv* env, jclass, jlong handle, jbyteArray requests_json) {
-    return guarded<jbyteArray>(env, nullptr, [&] {
+// Queues one request under `ticket`; its outcome reaches the JVM through
+// takeCompletions. Waits up to `timeout_ms` for room in the engine's queue
+// (< 0: as long as it takes); false when the queue stayed full.
+JNIEXPORT jboolean JNICALL Java_dev_resident_internal_NativeBridge_engineSubmit(
+    JNIEnv* env, jclass, jlong handle, jbyteArray request_json, jlong ticket, jlong timeout_ms) {
+    return guarded<jboolean>(env, JNI_FALSE, [&]() -> jboolean {
         BatchEngine& engine = *ref<EngineRef>(handle, "batch engine").serving;
-        const json requests = json_arg(env, requests_json, "generation requests");
-        if (!requests.is_array()) {
-            throw StatusError{invalid_argument("generation requests must be a JSON array")};
+        auto request = request_from_json(json_arg(env, request_json, "generation request"));
+        if (!request.is_ok()) {
+            tickets().complete(ticket, request.status());
+            return JNI_TRUE;
         }
-        std::vector<std::variant<Status, std::future<Result<Generation>>>> pending;
-        pending.reserve(requests.size());
-        for (const json& j : requests) {
-            auto request = request_from_json(j);
-            if (request.is_ok()) {
-                pending.emplace_back(engine.submit(std::move(request).value()));
-            } else {
-                pending.emplace_back(request.status());
-            }
-        }
-        json out = json::array();
-        for (auto& p : pending) {
-            if (auto* st = std::get_if<Status>(&p)) {
-                out.push_back(result_json(*st));
-            } else {
-                out.push_back(result_json(std::get<1>(p).get()));
-            }
-        }
-        return to_bytes(env, out);
+        request->cancel = tickets().open(ticket);
+        std::optional<std::chrono::milliseconds> timeout;
+        if (timeout_ms >= 0) timeout = std::chrono::milliseconds(timeout_ms);
+        const bool queued = engine.enqueue(
+            std::move(request).value(),
+            [ticket](Result<Generation> r) { tickets().complete(ticket, r); }, timeout);
+        if (!queued) tickets().forget(ticket);
+        return queued ? JNI_TRUE : JNI_FALSE;
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_cancel(JNIEnv* env, jclass,
+                                                                      jlong ticket) {
+    guarded<int>(env, 0, [&] {
+        tickets().cancel(ticket);
+        return 0;
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL
+Java_dev_resident_internal_NativeBridge_takeCompletions(JNIEnv* env, jclass, jlong wait_ms) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        return to_bytes(env, tickets().take(std::chrono::milliseconds(wait_ms)));
     });
 }
 
@@ -369,7 +447,11 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineStats
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeEngine(JNIEnv* env, jclass,
                                                                            jlong handle) {
     guarded<int>(env, 0, [&] {
-        delete reinterpret_cast<EngineRef*>(handle);
+        auto* engine = reinterpret_cast<EngineRef*>(handle);
+        // Wakes threads waiting for queue room before the engine goes; every
+        // request still queued or running completes as Cancelled.
+        if (engine != nullptr) engine->serving->shutdown();
+        delete engine;
         return 0;
     });
 }

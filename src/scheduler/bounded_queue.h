@@ -49,6 +49,24 @@ class BoundedQueue {
         return rest;
     }
 
+    // Takes out every queued item that `pred` matches, in order, and wakes
+    // producers waiting for room.
+    template <typename Pred>
+    std::vector<T> remove_if(Pred pred) {
+        std::lock_guard lock(mu_);
+        std::vector<T> out;
+        for (auto it = items_.begin(); it != items_.end();) {
+            if (pred(*it)) {
+                out.push_back(std::move(*it));
+                it = items_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (!out.empty()) not_full_.notify_all();
+        return out;
+    }
+
     size_t size() const {
         std::lock_guard lock(mu_);
         return items_.size();

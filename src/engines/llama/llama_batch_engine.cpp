@@ -10,12 +10,6 @@
 namespace resident::internal::llama {
 namespace {
 
-std::future<Result<Generation>> ready_future(Result<Generation> value) {
-    std::promise<Result<Generation>> p;
-    p.set_value(std::move(value));
-    return p.get_future();
-}
-
 size_t queue_capacity(const ModelSpec& o) {
     return static_cast<size_t>(o.queue_capacity > 0 ? o.queue_capacity : 2 * o.parallel);
 }
@@ -51,53 +45,65 @@ void LlamaBatchEngine::shutdown() {
     std::call_once(shutdown_once_, [this] {
         stopping_ = true;
         for (Pending& p : queue_.close()) {
-            p.promise.set_value(cancelled("the batch engine shut down before this request ran"));
-            std::lock_guard lock(stats_mu_);
-            ++stats_.failed;
+            settle(p.done, cancelled("the batch engine shut down before this request ran"));
         }
         if (thread_.joinable()) thread_.join();
     });
 }
 
-Result<LlamaBatchEngine::Pending> LlamaBatchEngine::prepare(const GenerationRequest& request,
-                                                            std::future<Result<Generation>>& out) {
+bool LlamaBatchEngine::enqueue(GenerationRequest request, Completion done,
+                               std::optional<std::chrono::milliseconds> timeout) {
     {
         std::lock_guard lock(stats_mu_);
         ++stats_.submitted;
     }
+    // Validated and tokenized on the caller's thread, off the decode loop.
     auto prepared = prepare_request(*model_, request, options_.row_tokens(), options_.seed);
     if (!prepared.is_ok()) {
-        std::lock_guard lock(stats_mu_);
-        ++stats_.failed;
-        return prepared.status();
+        settle(done, prepared.status());
+        return true;
     }
-    Pending p{std::move(prepared).value(), {}};
-    out = p.promise.get_future();
-    return p;
+    Pending p{std::move(prepared).value(), std::move(done)};
+    const bool queued = timeout ? queue_.try_push(p, *timeout) : queue_.push(p);
+    if (queued) return true;
+    if (stopping_) {
+        settle(p.done, cancelled("the batch engine is shut down: submit to a new one"));
+        return true;
+    }
+    std::lock_guard lock(stats_mu_);
+    --stats_.submitted;  // not taken: the caller still owns the request
+    return false;
 }
 
-std::future<Result<Generation>> LlamaBatchEngine::submit(GenerationRequest request) {
-    std::future<Result<Generation>> out;
-    auto pending = prepare(request, out);
-    if (!pending.is_ok()) return ready_future(pending.status());
-    if (!queue_.push(*pending)) {
-        return ready_future(cancelled("the batch engine is shut down: submit to a new one"));
+void LlamaBatchEngine::settle(const Completion& done, Result<Generation> result) {
+    {
+        std::lock_guard lock(stats_mu_);
+        if (result.is_ok()) {
+            ++stats_.completed;
+        } else {
+            ++stats_.failed;
+            const StatusCode code = result.status().code();
+            if (code == StatusCode::kCancelled && !stopping_) ++stats_.cancelled;
+            if (code == StatusCode::kDeadlineExceeded) ++stats_.expired;
+        }
     }
-    return out;
+    done(std::move(result));
 }
 
-std::optional<std::future<Result<Generation>>> LlamaBatchEngine::try_submit(
-    GenerationRequest request, std::chrono::milliseconds timeout) {
-    std::future<Result<Generation>> out;
-    auto pending = prepare(request, out);
-    if (!pending.is_ok()) return ready_future(pending.status());
-    if (!queue_.try_push(*pending, timeout)) {
-        if (stopping_) return ready_future(cancelled("the batch engine is shut down"));
-        std::lock_guard lock(stats_mu_);
-        --stats_.submitted;  // not taken: the caller still owns the request
-        return std::nullopt;
+void LlamaBatchEngine::drop_interrupted() {
+    for (Slot& slot : slots_) {
+        if (!slot.seq) continue;
+        if (Status st = slot.seq->interrupted(); !st.is_ok()) finish(slot, st);
     }
-    return out;
+    if (held_) {
+        if (Status st = held_->request.interrupt.check(); !st.is_ok()) {
+            settle(held_->done, st);
+            held_.reset();
+        }
+    }
+    auto dropped =
+        queue_.remove_if([](const Pending& p) { return !p.request.interrupt.check().is_ok(); });
+    for (Pending& p : dropped) settle(p.done, p.request.interrupt.check());
 }
 
 BatchEngineStats LlamaBatchEngine::stats() const {
@@ -116,9 +122,15 @@ bool LlamaBatchEngine::admit(bool wait) {
     bool blocked = false;
     for (Slot& slot : slots_) {
         if (!slot.seq && !blocked) {
-            if (!held_) {
+            while (!held_) {
                 held_ = wait ? queue_.pop() : queue_.try_pop();
                 wait = false;
+                if (!held_) break;
+                // Cancelled or expired while queued: it never takes a slot.
+                if (Status st = held_->request.interrupt.check(); !st.is_ok()) {
+                    settle(held_->done, st);
+                    held_.reset();
+                }
             }
             if (held_ && held_->request.kv_need(limit) <= ctx_.cells) {
                 place(slot, std::move(*held_));
@@ -132,10 +144,8 @@ bool LlamaBatchEngine::admit(bool wait) {
     if (held_ && !any_active) {
         const Status grown = grow(held_->request.kv_need(limit));
         if (!grown.is_ok()) {
-            held_->promise.set_value(grown);
+            settle(held_->done, grown);
             held_.reset();
-            std::lock_guard lock(stats_mu_);
-            ++stats_.failed;
             return false;
         }
         place(slots_.front(), std::move(*held_));
@@ -149,7 +159,7 @@ void LlamaBatchEngine::place(Slot& slot, Pending pending) {
     slot.seq =
         std::make_unique<Sequence>(*model_, std::move(pending.request), options_.row_tokens());
     slot.seq->start_clock();
-    slot.promise = std::move(pending.promise);
+    slot.done = std::move(pending.done);
     slot.prompt_done = 0;
     slot.output = -1;
 }
@@ -181,6 +191,7 @@ void LlamaBatchEngine::run() {
         try {
             const bool idle = std::none_of(slots_.begin(), slots_.end(),
                                            [](const Slot& s) { return s.seq != nullptr; });
+            drop_interrupted();
             if (!admit(idle)) continue;  // woken by close(), or a spurious wake
             if (options_.determinism == Determinism::kExact) {
                 step_exact();
@@ -195,10 +206,8 @@ void LlamaBatchEngine::run() {
     }
     fail_active(cancelled("the batch engine shut down while this request ran"));
     if (held_) {
-        held_->promise.set_value(cancelled("the batch engine shut down before this request ran"));
+        settle(held_->done, cancelled("the batch engine shut down before this request ran"));
         held_.reset();
-        std::lock_guard lock(stats_mu_);
-        ++stats_.failed;
     }
 }
 
@@ -248,7 +257,11 @@ void LlamaBatchEngine::step_exact() {
     for (Slot& slot : slots_) {
         slot.output = -1;
         if (!slot.seq) continue;
-        Status st;
+        Status st = slot.seq->interrupted();
+        if (!st.is_ok()) {
+            finish(slot, st);
+            continue;
+        }
         if (slot.prompt_done < slot.seq->n_prompt()) {
             auto out = decode_prompt(ctx_.ctx.get(), solo_batch_, slot.seq->prompt(), 0, slot.id);
             st = out.status();
@@ -292,14 +305,11 @@ void LlamaBatchEngine::sample_outputs() {
 void LlamaBatchEngine::finish(Slot& slot, Result<Generation> result) {
     // Free the sequence's cells before the slot takes its next request.
     llama_memory_seq_rm(llama_get_memory(ctx_.ctx.get()), slot.id, -1, -1);
-    {
-        std::lock_guard lock(stats_mu_);
-        ++(result.is_ok() ? stats_.completed : stats_.failed);
-    }
-    slot.promise.set_value(std::move(result));
+    Completion done = std::move(slot.done);
     slot.seq.reset();
     slot.prompt_done = 0;
     slot.output = -1;
+    settle(done, std::move(result));
 }
 
 void LlamaBatchEngine::fail_active(const Status& status) {

@@ -25,9 +25,8 @@ class LlamaBatchEngine final : public BatchEngine {
                                                        const ModelSpec& options);
     ~LlamaBatchEngine() override;
 
-    std::future<Result<Generation>> submit(GenerationRequest request) override;
-    std::optional<std::future<Result<Generation>>> try_submit(
-        GenerationRequest request, std::chrono::milliseconds timeout) override;
+    bool enqueue(GenerationRequest request, Completion done,
+                 std::optional<std::chrono::milliseconds> timeout) override;
     void shutdown() override;
     BatchEngineStats stats() const override;
     int32_t slots() const override { return options_.parallel; }
@@ -35,12 +34,12 @@ class LlamaBatchEngine final : public BatchEngine {
    private:
     struct Pending {
         PreparedRequest request;
-        std::promise<Result<Generation>> promise;
+        Completion done;
     };
     struct Slot {
         llama_seq_id id = 0;
         std::unique_ptr<Sequence> seq;  // null when the slot is free
-        std::promise<Result<Generation>> promise;
+        Completion done;
         int32_t prompt_done = 0;  // prompt tokens decoded so far
         int32_t output = -1;      // batch row of this slot's logits in the last decode
     };
@@ -48,10 +47,12 @@ class LlamaBatchEngine final : public BatchEngine {
     LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, SizedContext ctx,
                      const ModelSpec& options);
 
-    // Validates and tokenizes on the caller's thread; an error comes back as
-    // a ready future.
-    Result<Pending> prepare(const GenerationRequest& request, std::future<Result<Generation>>& out);
     void run();
+    // Gives `done` its outcome and counts it.
+    void settle(const Completion& done, Result<Generation> result);
+    // Ends the requests whose caller cancelled them or whose deadline passed:
+    // running ones (their slots free for the next step) and queued ones.
+    void drop_interrupted();
     bool admit(bool wait);
     void place(Slot& slot, Pending pending);
     // With no sequence in flight: a context whose sequences hold `need` cells.

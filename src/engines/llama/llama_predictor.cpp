@@ -62,8 +62,10 @@ Result<Generation> LlamaPredictor::generate(const GenerationRequest& request) {
     llama_memory_clear(llama_get_memory(ctx), true);
     Sequence seq(*model_, std::move(prepared), limit);
     seq.start_clock();
+    RESIDENT_RETURN_IF_ERROR(seq.interrupted());
     RESIDENT_ASSIGN_OR_RETURN(int32_t out, decode_prompt(ctx, batch_, seq.prompt(), 0, 0));
     while (!seq.sample(ctx, out)) {
+        RESIDENT_RETURN_IF_ERROR(seq.interrupted());
         batch_.clear();
         out = batch_.add(seq.last_token(), seq.next_pos(), 0, true);
         RESIDENT_RETURN_IF_ERROR(decode_status(llama_decode(ctx, batch_.get()), 1));

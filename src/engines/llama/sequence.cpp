@@ -78,7 +78,7 @@ Result<std::string> render_chat(const LlamaModel& model, const GenerationRequest
 
 Result<PreparedRequest> prepare_request(const LlamaModel& model, const GenerationRequest& request,
                                         int32_t ctx_size, uint64_t default_seed) {
-    RESIDENT_RETURN_IF_ERROR(request.sampling.validate());
+    RESIDENT_RETURN_IF_ERROR(request.validate());
     const bool chat = !request.messages.empty() || request.system_prompt.has_value();
     if (request.messages.empty()) {
         if (request.prompt.empty()) {
@@ -95,6 +95,7 @@ Result<PreparedRequest> prepare_request(const LlamaModel& model, const Generatio
     PreparedRequest out;
     out.sampling = request.sampling;
     out.seed = effective_seed(request, default_seed);
+    out.interrupt = RequestInterrupt(request);
     // Special tokens are parsed only in text the chat template produced, so
     // that row data can never inject control tokens into a raw prompt.
     const auto len = static_cast<int32_t>(input.size());

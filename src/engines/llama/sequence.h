@@ -29,6 +29,7 @@ struct PreparedRequest {
     }
     SamplingParams sampling;
     uint64_t seed = 0;
+    RequestInterrupt interrupt;  // from the moment it was prepared (submitted)
 };
 
 // Validates the request, renders chat messages with the model's template and
@@ -47,6 +48,9 @@ class Sequence {
     const std::vector<llama_token>& prompt() const { return request_.prompt; }
     int32_t n_prompt() const { return static_cast<int32_t>(request_.prompt.size()); }
 
+    // Ok while the request may go on; else why it must stop now (cancelled,
+    // past its deadline).
+    Status interrupted() const { return request_.interrupt.check(); }
     // Marks the start of prompt processing (for Generation::prompt_seconds).
     void start_clock();
     // Samples the next token from output row `output_index` of the context's
