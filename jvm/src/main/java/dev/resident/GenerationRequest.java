@@ -26,6 +26,7 @@ public final class GenerationRequest implements Serializable {
   private Long seed;
   private List<String> stop = new ArrayList<>();
   private boolean ignoreEos;
+  private double timeoutSeconds;
 
   /** A raw prompt, tokenized as is. */
   public static GenerationRequest ofPrompt(String prompt) {
@@ -97,6 +98,15 @@ public final class GenerationRequest implements Serializable {
   }
 
   /**
+   * A deadline: the request fails with DEADLINE_EXCEEDED once this many seconds have passed since
+   * it was submitted (time queued included). 0 = none.
+   */
+  public GenerationRequest timeoutSeconds(double timeoutSeconds) {
+    this.timeoutSeconds = timeoutSeconds;
+    return this;
+  }
+
+  /**
    * Why this request's text cannot be sent (an unpaired UTF-16 surrogate has no UTF-8 form), or
    * null when it can.
    */
@@ -150,6 +160,7 @@ public final class GenerationRequest implements Serializable {
     if (seed != null) m.put("seed", seed);
     if (!stop.isEmpty()) m.put("stop", stop);
     if (ignoreEos) m.put("ignore_eos", true);
+    if (timeoutSeconds != 0) m.put("timeout_seconds", timeoutSeconds);
     return m;
   }
 }

@@ -10,6 +10,7 @@ import dev.resident.internal.NativeHandle;
  */
 public final class Predictor implements AutoCloseable {
   private final NativeHandle handle;
+  private volatile long running; // the ticket of the generation in progress, 0 when idle
 
   Predictor(long pointer) {
     this.handle = new NativeHandle(this, pointer, NativeBridge::closePredictor, "predictor");
@@ -22,8 +23,24 @@ public final class Predictor implements AutoCloseable {
       return Generation.failed(
           new ResidentException(ResidentException.Code.INVALID_ARGUMENT, invalid));
     }
-    byte[] out = NativeBridge.predictorGenerate(handle.get(), Json.write(request.toMap()));
-    return Generation.fromJson(Json.read(out));
+    long ticket = Submissions.nextTicket();
+    running = ticket;
+    try {
+      byte[] out =
+          NativeBridge.predictorGenerate(handle.get(), Json.write(request.toMap()), ticket);
+      return Generation.fromJson(Json.read(out));
+    } finally {
+      running = 0;
+    }
+  }
+
+  /**
+   * Stops the generation in progress, from any thread: it ends before its next token with a
+   * CANCELLED error. Does nothing when the predictor is idle.
+   */
+  public void cancel() {
+    long ticket = running;
+    if (ticket != 0) NativeBridge.cancel(ticket);
   }
 
   @Override

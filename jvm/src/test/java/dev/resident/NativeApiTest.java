@@ -11,10 +11,12 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,6 +67,59 @@ class NativeApiTest {
     assertEquals(ResidentException.Code.INVALID_ARGUMENT, out.get(2).error().code());
     assertTrue(out.get(2).error().getMessage().contains("context"), out.get(2).error()::getMessage);
     assertTrue(out.get(3).isOk());
+  }
+
+  @Test
+  void submitIsAsynchronousAndCancellingAFutureStopsItsRow() throws Exception {
+    ModelSpec s = spec().toBuilder().parallel(2).build();
+    BatchEngine e = Resident.engine(s);
+    // Dependent stages compose as with any CompletableFuture.
+    String text =
+        e.submit(GenerationRequest.ofPrompt("The capital of France is").maxTokens(4))
+            .thenApply(Generation::textOrThrow)
+            .get(60, TimeUnit.SECONDS);
+    assertFalse(text.isEmpty());
+
+    long cancelledBefore = e.stats().path("cancelled").asLong();
+    List<CompletableFuture<Generation>> slow = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      slow.add(e.submit(GenerationRequest.ofPrompt("Count: 1, 2,").maxTokens(400).ignoreEos(true)));
+    }
+    Thread.sleep(100);
+    for (CompletableFuture<Generation> f : slow) assertTrue(f.cancel(true));
+    assertEquals(ResidentException.Code.CANCELLED, BatchEngine.await(slow.get(0)).error().code());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (e.stats().path("cancelled").asLong() - cancelledBefore < 4) {
+      assertTrue(System.nanoTime() < deadline, () -> "not all cancelled: " + e.stats());
+      Thread.sleep(10);
+    }
+    // The slots are free for the next rows at once.
+    Generation next = e.generate(GenerationRequest.ofPrompt("Bonjour").maxTokens(4));
+    assertTrue(next.isOk(), () -> String.valueOf(next.error()));
+
+    Generation late =
+        e.generate(
+            GenerationRequest.ofPrompt("Count: 1, 2,")
+                .maxTokens(400)
+                .ignoreEos(true)
+                .timeoutSeconds(0.05));
+    assertEquals(ResidentException.Code.DEADLINE_EXCEEDED, late.error().code());
+  }
+
+  @Test
+  void aPredictorsGenerationStopsWhenAnotherThreadCancelsIt() throws Exception {
+    try (Model m = Resident.model(spec());
+        Predictor p = m.newPredictor()) {
+      CompletableFuture<Generation> running =
+          CompletableFuture.supplyAsync(
+              () ->
+                  p.generate(
+                      GenerationRequest.ofPrompt("Count: 1, 2,").maxTokens(450).ignoreEos(true)));
+      Thread.sleep(150);
+      p.cancel();
+      Generation g = running.get(60, TimeUnit.SECONDS);
+      assertEquals(ResidentException.Code.CANCELLED, g.error().code(), () -> "" + g.text());
+    }
   }
 
   @Test

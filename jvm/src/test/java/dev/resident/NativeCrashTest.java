@@ -73,7 +73,7 @@ class NativeCrashTest {
       Resident.systemInfo();
       System.err.println("child: about to crash");
       System.err.flush();
-      NativeBridge.predictorGenerate(0x10L, "{}".getBytes(StandardCharsets.UTF_8));
+      NativeBridge.predictorGenerate(0x10L, "{}".getBytes(StandardCharsets.UTF_8), 0);
       System.err.println("child: still alive");
     }
   }

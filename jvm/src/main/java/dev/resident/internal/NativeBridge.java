@@ -52,14 +52,32 @@ public final class NativeBridge {
 
   public static native long createPredictor(long model, byte[] specJson);
 
-  public static native byte[] predictorGenerate(long predictor, byte[] requestJson);
+  /**
+   * Generates one completion and waits for it; {@link #cancel} with {@code ticket} (non-zero) stops
+   * it between two tokens.
+   */
+  public static native byte[] predictorGenerate(long predictor, byte[] requestJson, long ticket);
 
   public static native void closePredictor(long predictor);
 
   public static native long createEngine(long model, byte[] specJson);
 
-  /** Submits a JSON array of requests and waits for all; results in the same order. */
-  public static native byte[] engineGenerate(long engine, byte[] requestsJson);
+  /**
+   * Queues one request under {@code ticket} (chosen by the caller, unique in the process); its
+   * outcome comes back through {@link #takeCompletions}. Waits up to {@code timeoutMs} for room in
+   * the engine's queue (negative: as long as it takes); false when the queue stayed full.
+   */
+  public static native boolean engineSubmit(
+      long engine, byte[] requestJson, long ticket, long timeoutMs);
+
+  /** Stops the request of a ticket: dropped if queued, ended before its next decode step. */
+  public static native void cancel(long ticket);
+
+  /**
+   * The outcomes completed since the last call, as a JSON array of {@code {"ticket", "result"}},
+   * waiting up to {@code waitMs} for the first one (an empty array when none came).
+   */
+  public static native byte[] takeCompletions(long waitMs);
 
   public static native byte[] engineStats(long engine);
 
