@@ -32,6 +32,21 @@ class Fields {
                     throw std::out_of_range("out of range");
                 }
                 out = static_cast<T>(v);
+            } else if constexpr (std::is_floating_point_v<T>) {
+                // JSON has no NaN or infinity; Jackson writes them as these strings.
+                // They reach the range checks, which name the field and its range.
+                if (it->is_string()) {
+                    const auto& v = it->template get_ref<const std::string&>();
+                    if (v == "NaN") {
+                        out = std::numeric_limits<T>::quiet_NaN();
+                    } else if (v == "Infinity" || v == "-Infinity") {
+                        out = (v[0] == '-' ? -1 : 1) * std::numeric_limits<T>::infinity();
+                    } else {
+                        throw std::invalid_argument("not a number");
+                    }
+                } else {
+                    out = it->template get<T>();
+                }
             } else {
                 out = it->template get<T>();
             }

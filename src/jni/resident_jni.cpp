@@ -363,6 +363,20 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_evict(JNIEnv* env
     });
 }
 
+// Checks a spec and a request against the core's rules without loading
+// anything: front ends call it before any work (Spark at transform).
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_validate(JNIEnv* env, jclass,
+                                                                        jbyteArray spec_json,
+                                                                        jbyteArray request_json) {
+    guarded<int>(env, 0, [&] {
+        spec_arg(env, spec_json);
+        auto request = request_from_json(json_arg(env, request_json, "generation request"));
+        if (!request.is_ok()) throw StatusError{request.status()};
+        if (Status st = request->validate(); !st.is_ok()) throw StatusError{st};
+        return 0;
+    });
+}
+
 JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createPredictor(
     JNIEnv* env, jclass, jlong model_handle, jbyteArray spec_json) {
     return create_serving<Predictor>(

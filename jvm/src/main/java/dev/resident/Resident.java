@@ -42,6 +42,15 @@ public final class Resident {
    *     RESOURCE_EXHAUSTED (not enough memory), INVALID_ARGUMENT (bad spec), UNAVAILABLE (the model
    *     could not be fetched)
    */
+  /**
+   * Checks a spec and a request's settings (sampling, timeout) by the engine's own rules, without
+   * loading anything: call it before any work. Throws INVALID_ARGUMENT naming the field, its value
+   * and the valid range.
+   */
+  public static void validate(ModelSpec spec, GenerationRequest request) {
+    NativeBridge.validate(Json.write(spec.toMap()), Json.write(request.toMap()));
+  }
+
   public static Model model(ModelSpec spec) {
     init();
     return new Model(spec, NativeBridge.acquire(Json.write(spec.toMap())));

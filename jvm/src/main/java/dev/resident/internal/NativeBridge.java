@@ -50,6 +50,12 @@ public final class NativeBridge {
   /** Frees the resident model of a spec when no handle holds it; throws otherwise. */
   public static native void evict(byte[] specJson);
 
+  /**
+   * Checks a spec and a request's settings against the engine's rules without loading anything;
+   * throws INVALID_ARGUMENT naming the field, its value and the valid range.
+   */
+  public static native void validate(byte[] specJson, byte[] requestJson);
+
   public static native long createPredictor(long model, byte[] specJson);
 
   /**

@@ -33,6 +33,7 @@ final class GeneratorSettings implements Serializable {
   String determinism;
   String weights;
   int kvTokens;
+  double rowTimeout; // seconds; 0 = none
   long memoryBudgetBytes; // 0 = the native default (cgroup limit, else the machine)
   String memoryBudgetSource;
   int executorCores;
@@ -76,6 +77,7 @@ final class GeneratorSettings implements Serializable {
         .topK(topK)
         .topP((float) topP)
         .minP((float) minP)
-        .stop(stop);
+        .stop(stop)
+        .timeoutSeconds(rowTimeout);
   }
 }

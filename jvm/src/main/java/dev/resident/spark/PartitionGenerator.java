@@ -10,12 +10,18 @@ import dev.resident.ModelSpec;
 import dev.resident.Predictor;
 import dev.resident.Resident;
 import dev.resident.ResidentException;
-import java.util.ArrayDeque;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
@@ -23,8 +29,9 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
- * The work of one task: takes its partition's rows in chunks, serves each chunk by the job's
- * strategy, and yields every input row, in order, with its completion or its error.
+ * The work of one task: streams its partition's rows through the job's strategy and yields every
+ * input row, in order, with its completion or its error. A killed task stops its rows in the
+ * engine.
  */
 final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
   private static final long serialVersionUID = 1L;
@@ -37,19 +44,42 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
     this.metrics = metrics;
   }
 
-  /** Serves lists of requests; one per task. */
+  /**
+   * Serves one task's rows. {@link #submit} returns the row's future generation; with {@code wait}
+   * false it returns null instead of waiting for room.
+   */
   private interface Serving extends AutoCloseable {
-    List<Generation> generate(List<GenerationRequest> requests);
+    CompletableFuture<Generation> submit(GenerationRequest request, boolean wait);
+
+    /** How many rows the task keeps in flight. */
+    int window();
+
+    /** Stops what is running now, from another thread (the task was killed). */
+    void interrupt();
 
     @Override
     void close();
   }
 
-  private static Serving batched(BatchEngine engine) {
+  /**
+   * The executor's engine, fed a window of rows at a time: twice its slots, so that this task alone
+   * could keep it full while it waits for its oldest row.
+   */
+  private static Serving batched(BatchEngine engine, int parallel) {
     return new Serving() {
       @Override
-      public List<Generation> generate(List<GenerationRequest> requests) {
-        return engine.generate(requests);
+      public CompletableFuture<Generation> submit(GenerationRequest r, boolean wait) {
+        return wait ? engine.submit(r) : engine.trySubmit(r, Duration.ZERO).orElse(null);
+      }
+
+      @Override
+      public int window() {
+        return 2 * parallel;
+      }
+
+      @Override
+      public void interrupt() {
+        // The task's futures are cancelled one by one (see the iterator).
       }
 
       @Override
@@ -59,13 +89,22 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
     };
   }
 
+  /** A context of the task's own: one row at a time, generated on the task's thread. */
   private static Serving predicting(Predictor predictor, Model privateModel) {
     return new Serving() {
       @Override
-      public List<Generation> generate(List<GenerationRequest> requests) {
-        List<Generation> out = new ArrayList<>(requests.size());
-        for (GenerationRequest r : requests) out.add(predictor.generate(r));
-        return out;
+      public CompletableFuture<Generation> submit(GenerationRequest r, boolean wait) {
+        return CompletableFuture.completedFuture(predictor.generate(r));
+      }
+
+      @Override
+      public int window() {
+        return 1;
+      }
+
+      @Override
+      public void interrupt() {
+        predictor.cancel();
       }
 
       @Override
@@ -79,7 +118,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
   private Serving open(ModelSpec spec) {
     switch (settings.strategy) {
       case SHARED_BATCHED:
-        return batched(ExecutorModels.engine(spec));
+        return batched(ExecutorModels.engine(spec), spec.parallel());
       case SHARED:
         return predicting(ExecutorModels.model(spec).newPredictor(spec), null);
       case PER_PARTITION:
@@ -94,6 +133,17 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
     }
   }
 
+  /** A row taken from the input and the future of its generation. */
+  private static final class InFlight {
+    final Row row;
+    final CompletableFuture<Generation> result;
+
+    InFlight(Row row, CompletableFuture<Generation> result) {
+      this.row = row;
+      this.result = result;
+    }
+  }
+
   @Override
   public Iterator<Row> call(Iterator<Row> input) {
     TaskContext ctx = TaskContext.get();
@@ -105,10 +155,11 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
     report.loadSecondsBefore = start.path("process_load_seconds").asDouble();
     long t0 = System.nanoTime();
 
-    int chunk = settings.strategy == Strategy.SHARED_BATCHED ? 2 * settings.parallel : 8;
-
+    // Streams: keeps a window of rows in flight, yields them in input order as they complete and
+    // refills as it yields, so the engine never drains at a chunk's end.
     return new Iterator<Row>() {
-      private final Deque<Row> ready = new ArrayDeque<>();
+      private final Deque<InFlight> window = new ConcurrentLinkedDeque<>();
+      private Row stalled; // taken from the input, refused by a full engine queue: submitted next
       private boolean reported;
       private Serving serving; // opened with the first row: an empty partition loads nothing
 
@@ -117,15 +168,55 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           ExecutorModels.applyBudget(settings);
           Serving s = open(settings.spec(ExecutorModels.locate(settings.model)));
           serving = s;
-          if (ctx != null) ctx.addTaskCompletionListener((TaskCompletionListener) c -> s.close());
+          if (ctx != null) {
+            TaskWatch.watch(ctx, this::stop);
+            ctx.addTaskCompletionListener(
+                (TaskCompletionListener)
+                    c -> {
+                      TaskWatch.forget(c);
+                      stop(); // rows a consumer never asked for (a limit) stop too
+                      s.close();
+                    });
+          }
         }
         return serving;
       }
 
+      /** Stops every row of this task still in flight. */
+      private void stop() {
+        for (InFlight f : window) f.result.cancel(true);
+        if (serving != null) serving.interrupt();
+      }
+
+      private void refill() {
+        while (stalled != null || input.hasNext()) {
+          if (serving != null && window.size() >= serving.window()) return;
+          Row row = stalled != null ? stalled : input.next();
+          stalled = null;
+          CompletableFuture<Generation> result;
+          try {
+            GenerationRequest r = request(row);
+            // Waits for queue room only when nothing is ready to yield meanwhile.
+            result = serving().submit(r, window.isEmpty());
+            if (result == null) {
+              stalled = row;
+              return;
+            }
+          } catch (IllegalArgumentException e) {
+            result =
+                CompletableFuture.completedFuture(
+                    Generation.failed(
+                        new ResidentException(
+                            ResidentException.Code.INVALID_ARGUMENT, e.getMessage())));
+          }
+          window.add(new InFlight(row, result));
+        }
+      }
+
       @Override
       public boolean hasNext() {
-        while (ready.isEmpty() && input.hasNext()) fill();
-        if (ready.isEmpty() && !reported) {
+        refill();
+        if (window.isEmpty() && !reported) {
           reported = true;
           // Done: free this task's context (or private model) now, not at task end.
           if (serving != null) serving.close();
@@ -139,48 +230,52 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           report.budgetPeakBytes = end.path("budget_peak_bytes").asLong();
           metrics.add(report);
         }
-        return !ready.isEmpty();
+        return !window.isEmpty();
       }
 
       @Override
       public Row next() {
         if (!hasNext()) throw new NoSuchElementException();
-        return ready.poll();
+        InFlight head = window.poll();
+        Generation g = await(head.result);
+        if (g.isOk()) {
+          report.rowsOk++;
+          report.tokensIn += g.promptTokens();
+          report.tokensOut += g.completionTokens();
+        } else {
+          report.rowsFailed++;
+        }
+        return output(head.row, g);
       }
 
-      private void fill() {
-        List<Row> rows = new ArrayList<>(chunk);
-        while (rows.size() < chunk && input.hasNext()) rows.add(input.next());
-        List<GenerationRequest> requests = new ArrayList<>(rows.size());
-        List<String> problems = new ArrayList<>(rows.size());
-        for (Row row : rows) {
-          String problem = null;
-          GenerationRequest r = null;
+      /** The row's generation; leaves by Spark's kill exception when the task is killed. */
+      private Generation await(CompletableFuture<Generation> f) {
+        while (true) {
           try {
-            r = request(row);
-          } catch (IllegalArgumentException e) {
-            problem = e.getMessage();
+            return f.get(TaskWatch.PERIOD_MS, TimeUnit.MILLISECONDS);
+          } catch (TimeoutException e) {
+            killIfInterrupted();
+          } catch (CancellationException e) {
+            killIfInterrupted();
+            return Generation.failed(
+                new ResidentException(ResidentException.Code.CANCELLED, "the row was cancelled"));
+          } catch (InterruptedException e) {
+            stop();
+            Thread.currentThread().interrupt();
+            killIfInterrupted();
+            throw new ResidentException(
+                ResidentException.Code.CANCELLED, "the task was interrupted while rows ran");
+          } catch (ExecutionException e) {
+            throw new ResidentException(
+                ResidentException.Code.INTERNAL, "a row's generation failed: " + e.getCause());
           }
-          problems.add(problem);
-          if (r != null) requests.add(r);
         }
-        List<Generation> results = requests.isEmpty() ? List.of() : serving().generate(requests);
-        int next = 0;
-        for (int i = 0; i < rows.size(); i++) {
-          Generation g =
-              problems.get(i) != null
-                  ? Generation.failed(
-                      new ResidentException(
-                          ResidentException.Code.INVALID_ARGUMENT, problems.get(i)))
-                  : results.get(next++);
-          ready.add(output(rows.get(i), g));
-          if (g.isOk()) {
-            report.rowsOk++;
-            report.tokensIn += g.promptTokens();
-            report.tokensOut += g.completionTokens();
-          } else {
-            report.rowsFailed++;
-          }
+      }
+
+      private void killIfInterrupted() {
+        if (ctx != null && ctx.isInterrupted()) {
+          stop();
+          ctx.killTaskIfInterrupted();
         }
       }
     };

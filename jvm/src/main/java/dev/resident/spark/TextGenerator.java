@@ -1,8 +1,14 @@
 package dev.resident.spark;
 
+import dev.resident.GenerationRequest;
+import dev.resident.ModelSpec;
+import dev.resident.Resident;
+import dev.resident.ResidentException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
@@ -71,6 +77,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
   private final Param<String> weights;
   private final IntParam kvTokens;
   private final Param<String> memoryBudget;
+  private final DoubleParam rowTimeout;
 
   public TextGenerator() {
     this(Identifiable$.MODULE$.randomUID("textGenerator"));
@@ -148,6 +155,13 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
                 + " spark.executor.memoryOverhead (+ pyspark memory) where set, else the"
                 + " container or machine");
 
+    rowTimeout =
+        new DoubleParam(
+            this,
+            "rowTimeout",
+            "seconds a row may take from its submission to the engine (time queued included)"
+                + " before it fails with deadline_exceeded; 0 = no limit");
+
     setDefault(inputCol, "prompt");
     setDefault(outputCol, "completion");
     setDefault(errorCol, "error");
@@ -173,6 +187,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     setDefault(weights, "auto");
     setDefault(kvTokens, 0);
     setDefault(memoryBudget, "");
+    setDefault(rowTimeout, 0.0);
   }
 
   @Override
@@ -418,6 +433,15 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     return this;
   }
 
+  public DoubleParam rowTimeout() {
+    return rowTimeout;
+  }
+
+  public TextGenerator setRowTimeout(double v) {
+    set(rowTimeout, v);
+    return this;
+  }
+
   // --- the transformer ---
 
   /** The settings the executors work from: every Param, checked, in one serializable value. */
@@ -434,7 +458,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     s.inputIndex = schema.fieldIndex(in);
     s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
     s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
-    s.maxTokens = positive("maxTokens", (Integer) getOrDefault(maxTokens));
+    s.maxTokens = (Integer) getOrDefault(maxTokens);
     s.temperature = (Double) getOrDefault(temperature);
     s.topK = (Integer) getOrDefault(topK);
     s.topP = (Double) getOrDefault(topP);
@@ -449,28 +473,14 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     }
     s.chat = (Boolean) getOrDefault(chat) || !s.systemPrompt.isEmpty();
     s.strategy = Strategy.parse(getOrDefault(strategy));
-    s.parallel = positive("parallel", (Integer) getOrDefault(parallel));
+    s.parallel = (Integer) getOrDefault(parallel);
     s.threads = (Integer) getOrDefault(threads);
-    s.ctxSize = positive("ctxSize", (Integer) getOrDefault(ctxSize));
+    s.ctxSize = (Integer) getOrDefault(ctxSize);
     s.determinism = getOrDefault(determinism);
-    if (!s.determinism.equals("batched") && !s.determinism.equals("exact")) {
-      throw new IllegalArgumentException(
-          "TextGenerator: determinism '" + s.determinism + "' is unknown: use batched or exact");
-    }
     s.weights = getOrDefault(weights);
-    if (!s.weights.equals("auto") && !s.weights.equals("shared") && !s.weights.equals("private")) {
-      throw new IllegalArgumentException(
-          "TextGenerator: weights '" + s.weights + "' is unknown: use auto, shared or private");
-    }
     s.kvTokens = (Integer) getOrDefault(kvTokens);
-    if (s.kvTokens != 0 && (s.kvTokens < 16 || s.kvTokens > s.ctxSize)) {
-      throw new IllegalArgumentException(
-          "TextGenerator: kvTokens = "
-              + s.kvTokens
-              + " is out of range: use 0 (sized to the rows) or 16 to ctxSize ("
-              + s.ctxSize
-              + ")");
-    }
+    s.rowTimeout = (Double) getOrDefault(rowTimeout);
+    check(s);
     ExecutorResources.Budget budget =
         ExecutorResources.memoryBudget(getOrDefault(memoryBudget), spark.sparkContext().getConf());
     s.memoryBudgetBytes = budget.bytes();
@@ -480,13 +490,57 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     return s;
   }
 
-  private static int positive(String name, int value) {
-    if (value < 1) {
+  /**
+   * Checks the Params by the engine's own rules (their one home is the core), before any work:
+   * IllegalArgumentException naming the Param, its value and its valid range.
+   */
+  private static void check(GeneratorSettings s) {
+    ModelSpec spec =
+        ModelSpec.builder(s.model)
+            .threads(s.threads)
+            .parallel(s.parallel)
+            .ctxSize(s.ctxSize)
+            .determinism(s.determinism)
+            .weights(s.weights)
+            .kvTokens(s.kvTokens)
+            .seed(s.seed)
+            .build();
+    try {
+      Resident.validate(spec, s.sampling(GenerationRequest.ofPrompt("-")));
+    } catch (ResidentException e) {
+      if (e.code() != ResidentException.Code.INVALID_ARGUMENT) throw e;
       throw new IllegalArgumentException(
-          "TextGenerator: " + name + " = " + value + " is out of range: use 1 or more");
+          "TextGenerator: Param " + paramOf(e.getMessage()) + " is invalid: " + e.getMessage(), e);
     }
-    return value;
   }
+
+  /** The Param a core message is about: "top_p = 2: ..." is topP, "unknown weights ..." weights. */
+  static String paramOf(String message) {
+    Matcher m = FIELD.matcher(message);
+    if (!m.find()) return "(see the message)";
+    String field = m.group(1) != null ? m.group(1) : m.group(2);
+    switch (field) {
+      case "timeout_seconds":
+        return "rowTimeout";
+      case "kv_tokens":
+        return "kvTokens";
+      default:
+        StringBuilder b = new StringBuilder();
+        boolean upper = false;
+        for (char c : field.toCharArray()) {
+          if (c == '_') {
+            upper = true;
+          } else {
+            b.append(upper ? Character.toUpperCase(c) : c);
+            upper = false;
+          }
+        }
+        return b.toString();
+    }
+  }
+
+  private static final Pattern FIELD =
+      Pattern.compile("(?:^|: )(?:([a-z_]+) = |unknown ([a-z_]+))");
 
   @Override
   public Dataset<Row> transform(Dataset<?> dataset) {

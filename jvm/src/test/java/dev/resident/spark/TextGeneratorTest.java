@@ -7,11 +7,19 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.BatchEngine;
+import dev.resident.ModelSpec;
 import dev.resident.Resident;
 import dev.resident.TestModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.apache.spark.SparkException;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -200,6 +208,121 @@ class TextGeneratorTest {
     IllegalArgumentException noModel =
         assertThrows(IllegalArgumentException.class, () -> new TextGenerator().transform(in));
     assertTrue(noModel.getMessage().contains("model"), noModel::getMessage);
+  }
+
+  @Test
+  void everyBadParamIsNamedAtTransformBeforeAnyWork() {
+    SparkSession spark = SparkSessions.local();
+    Dataset<Row> in = prompts(spark, questions(1), 1);
+    Map<String, TextGenerator> bad = new LinkedHashMap<>();
+    bad.put("maxTokens", generator().setMaxTokens(-1));
+    bad.put("temperature", generator().setTemperature(Double.NaN));
+    bad.put("topP", generator().setTopP(2));
+    bad.put("minP", generator().setMinP(-0.5));
+    bad.put("topK", generator().setTopK(-1));
+    bad.put("parallel", generator().setParallel(0));
+    bad.put("threads", generator().setThreads(-3));
+    bad.put("ctxSize", generator().setCtxSize(5));
+    bad.put("kvTokens", generator().setKvTokens(8));
+    bad.put("weights", generator().setWeights("both"));
+    bad.put("determinism", generator().setDeterminism("sometimes"));
+    bad.put("rowTimeout", generator().setRowTimeout(-1));
+    for (Map.Entry<String, TextGenerator> e : bad.entrySet()) {
+      IllegalArgumentException ex =
+          assertThrows(
+              IllegalArgumentException.class, () -> e.getValue().transform(in), e.getKey());
+      assertTrue(ex.getMessage().contains("Param " + e.getKey() + " "), ex::getMessage);
+      assertTrue(ex.getMessage().contains("use "), ex::getMessage); // the valid range
+    }
+  }
+
+  @Test
+  void rowsStreamThroughTheEngineAndComeBackInInputOrder() {
+    SparkSession spark = SparkSessions.local();
+    List<Row> rows = new ArrayList<>();
+    List<String> texts = questions(40);
+    for (int i = 0; i < texts.size(); i++) rows.add(RowFactory.create(i, texts.get(i), "t" + i));
+    // One partition of 40 rows through a window of 4 (2 x parallel): rows complete out of order
+    // inside the engine and are yielded in order.
+    TextGenerator g = generator().setParallel(2).setMaxTokens(6);
+    List<Row> out = g.transform(spark.createDataFrame(rows, SCHEMA).coalesce(1)).collectAsList();
+    assertEquals(40, out.size());
+    for (int i = 0; i < out.size(); i++) {
+      assertEquals(i, out.get(i).getInt(0));
+      assertNull(out.get(i).getAs("error"), out.get(i)::toString);
+    }
+    assertEquals(40, g.lastMetrics().total().rowsOk);
+  }
+
+  @Test
+  void rowsPastTheRowTimeoutFailAloneWithDeadlineExceeded() {
+    SparkSession spark = SparkSessions.local();
+    List<Row> out =
+        generator()
+            .setRowTimeout(0.001)
+            .setMaxTokens(64)
+            .transform(prompts(spark, questions(6), 2))
+            .collectAsList();
+    assertEquals(6, out.size());
+    int expired = 0;
+    for (Row r : out) {
+      // A row whose first token ends it may finish inside its first decode step.
+      if (r.getAs("error") == null) continue;
+      assertNull(r.getAs("completion"));
+      assertTrue(r.<String>getAs("error").contains("deadline_exceeded"), r::toString);
+      expired++;
+    }
+    assertTrue(expired >= 3, () -> out.toString());
+  }
+
+  @Test
+  void aCancelledJobStopsItsRowsInTheEngineAndTheNextJobRuns() throws Exception {
+    SparkSession spark = SparkSessions.local();
+    TextGenerator g = generator().setMaxTokens(300).setParallel(4);
+    Dataset<Row> in = prompts(spark, questions(64), 2);
+    ModelSpec spec = g.settings(in.schema(), spark).spec(TestModels.small());
+    CompletableFuture<Long> job =
+        CompletableFuture.supplyAsync(
+            () -> {
+              spark
+                  .sparkContext()
+                  .setJobGroup("resident-cancel-test", "cancelled on purpose", false);
+              try {
+                return g.transform(in).count();
+              } finally {
+                spark.sparkContext().clearJobGroup();
+              }
+            });
+    BatchEngine engine = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (engine == null || engine.stats().path("generated_tokens").asLong() < 40) {
+      assertTrue(System.nanoTime() < deadline, "the job never started generating");
+      Thread.sleep(20);
+      if (engine == null && spark.sparkContext().statusTracker().getActiveJobIds().length > 0) {
+        engine = ExecutorModels.engine(spec); // local mode: the executor is this JVM
+      }
+    }
+    long cancelledBefore = engine.stats().path("cancelled").asLong();
+    spark.sparkContext().cancelJobGroup("resident-cancel-test");
+    ExecutionException failed =
+        assertThrows(ExecutionException.class, () -> job.get(60, TimeUnit.SECONDS));
+    assertTrue(failed.getCause() instanceof SparkException, failed::toString);
+    // Every row of the killed tasks leaves the engine: none queued or running.
+    BatchEngine e = engine;
+    while (true) {
+      JsonNode st = e.stats();
+      long open =
+          st.path("submitted").asLong()
+              - st.path("completed").asLong()
+              - st.path("failed").asLong();
+      if (open == 0) break;
+      assertTrue(System.nanoTime() < deadline, () -> "rows still in the engine: " + st);
+      Thread.sleep(10);
+    }
+    assertTrue(e.stats().path("cancelled").asLong() > cancelledBefore, () -> "" + e.stats());
+    List<Row> next =
+        generator().setParallel(4).transform(prompts(spark, questions(2), 1)).collectAsList();
+    for (Row r : next) assertNull(r.getAs("error"), r::toString);
   }
 
   @Test
