@@ -52,7 +52,12 @@ class ResidentJobClusterIT {
   /** Runs the job on the small model; returns its summary. */
   private static JsonNode submit(String name, String strategy, int partitions, String... extra)
       throws Exception {
-    return submit(name, List.of(), TestModels.small(), strategy, partitions, extra);
+    return submit(name, List.of(), TestModels.small(), strategy, partitions, null, extra);
+  }
+
+  /** What a test does while spark-submit runs (the driver is {@code submit}'s descendant). */
+  private interface During {
+    void run(Process submit, Path output) throws Exception;
   }
 
   /** Runs the job with spark-submit options before the jar; returns its summary. */
@@ -62,6 +67,7 @@ class ResidentJobClusterIT {
       String model,
       String strategy,
       int partitions,
+      During during,
       String... extra)
       throws Exception {
     Path out = dir.resolve(name + ".jsonl");
@@ -113,6 +119,7 @@ class ResidentJobClusterIT {
     Path log = dir.resolve(name + ".log");
     Process p =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    if (during != null) during.run(p, out);
     if (!p.waitFor(10, TimeUnit.MINUTES)) {
       p.destroyForcibly();
       throw new AssertionError("spark-submit timed out; log: " + log);
@@ -181,8 +188,81 @@ class ResidentJobClusterIT {
             List.of("--files", shipped.toString()),
             "shipped-model.gguf",
             "shared-batched",
-            2);
+            2,
+            null);
     assertEquals(ROWS, s.path("rows_ok").asLong(), s::toPrettyString);
+  }
+
+  /**
+   * Kills one executor JVM with SIGKILL once the first write task has committed (its output lies in
+   * the committer's {@code _temporary/0/task_*}), while the other tasks run.
+   */
+  private static void killOneExecutorMidJob(Process submit, Path output) throws Exception {
+    Path committed = output.resolve("_temporary").resolve("0");
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+    while (true) {
+      if (!submit.isAlive()) throw new AssertionError("the job ended before the kill");
+      if (System.nanoTime() > deadline) throw new AssertionError("no task committed in 5 min");
+      if (Files.isDirectory(committed)) {
+        try (Stream<Path> tasks = Files.list(committed)) {
+          if (tasks.anyMatch(t -> t.getFileName().toString().startsWith("task_"))) break;
+        }
+      }
+      if (Files.isDirectory(output)) { // a committer that writes in place
+        try (Stream<Path> parts = Files.list(output)) {
+          if (parts.anyMatch(t -> t.getFileName().toString().startsWith("part-"))) break;
+        }
+      }
+      Thread.sleep(20);
+    }
+    ProcessHandle executor =
+        submit
+            .descendants()
+            .filter(
+                h ->
+                    h.info()
+                        .commandLine()
+                        .orElse("")
+                        .contains("org.apache.spark.executor.CoarseGrainedExecutorBackend"))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no executor JVM under spark-submit"));
+    new ProcessBuilder("kill", "-9", Long.toString(executor.pid())).inheritIO().start().waitFor();
+  }
+
+  @Test
+  void losingAnExecutorMidJobChangesNothingInTheOutput() throws Exception {
+    String[] job = {"--determinism", "exact", "--max-tokens", "24"};
+    JsonNode calm = submit("calm", "shared-batched", 8, job);
+    assertEquals(ROWS, calm.path("rows_ok").asLong(), calm::toPrettyString);
+    JsonNode hit =
+        submit(
+            "executor-lost",
+            // Tasks on the killed executor fail once and run again elsewhere.
+            List.of("--conf", "spark.task.maxFailures=4"),
+            TestModels.small(),
+            "shared-batched",
+            8,
+            ResidentJobClusterIT::killOneExecutorMidJob,
+            job);
+    Map<Integer, String> expected = completions("calm");
+    Map<Integer, String> got = completions("executor-lost");
+    assertEquals(ROWS, rowCount("executor-lost"), "every input row exactly once");
+    assertEquals(expected, got, "the same text for every row");
+    assertEquals(ROWS, hit.path("rows_ok").asLong(), hit::toPrettyString);
+    String driverLog = Files.readString(dir.resolve("executor-lost.log"));
+    assertTrue(driverLog.contains("Lost executor"), () -> "no executor was lost:\n" + driverLog);
+    driverLog.lines().filter(l -> l.contains("Lost ")).limit(5).forEach(System.out::println);
+  }
+
+  /** Lines in the job's output folder. */
+  private static long rowCount(String name) throws IOException {
+    long n = 0;
+    try (Stream<Path> files = Files.list(dir.resolve(name + ".jsonl"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().startsWith("part-")).toList()) {
+        n += Files.readAllLines(f).size();
+      }
+    }
+    return n;
   }
 
   @Test
