@@ -4,10 +4,12 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.spark.SparkContext;
 import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * The metrics of one {@link TextGenerator#transform}: every task's {@link TaskReport}, summed per
@@ -18,17 +20,36 @@ public final class JobMetrics implements Serializable {
   private static final long serialVersionUID = 1L;
 
   private final CollectionAccumulator<TaskReport> reports;
+  // Named accumulators: the Spark UI shows them on the stage's page, summed and per task.
+  private final LongAccumulator rowsOk;
+  private final LongAccumulator rowsFailed;
+  private final LongAccumulator tokensIn;
+  private final LongAccumulator tokensOut;
+  private final LongAccumulator loads;
+  private final LongAccumulator loadMillis;
 
-  private JobMetrics(CollectionAccumulator<TaskReport> reports) {
-    this.reports = reports;
+  private JobMetrics(SparkContext sc) {
+    this.reports = sc.collectionAccumulator("resident.tasks");
+    this.rowsOk = sc.longAccumulator("resident rows ok");
+    this.rowsFailed = sc.longAccumulator("resident rows failed");
+    this.tokensIn = sc.longAccumulator("resident tokens in");
+    this.tokensOut = sc.longAccumulator("resident tokens out");
+    this.loads = sc.longAccumulator("resident model loads");
+    this.loadMillis = sc.longAccumulator("resident model load ms");
   }
 
   static JobMetrics register(SparkContext sc) {
-    return new JobMetrics(sc.collectionAccumulator("resident.tasks"));
+    return new JobMetrics(sc);
   }
 
   void add(TaskReport r) {
     reports.add(r);
+    rowsOk.add(r.rowsOk);
+    rowsFailed.add(r.rowsFailed);
+    tokensIn.add(r.tokensIn);
+    tokensOut.add(r.tokensOut);
+    loads.add(r.loadsAfter - r.loadsBefore);
+    loadMillis.add(Math.round(1000 * (r.loadSecondsAfter - r.loadSecondsBefore)));
   }
 
   /** The task reports received so far. */
@@ -78,6 +99,33 @@ public final class JobMetrics implements Serializable {
       m.put("budget_peak_bytes", budgetPeakBytes);
       return m;
     }
+
+    /** One readable line, e.g. for a log or a notebook. */
+    @Override
+    public String toString() {
+      return String.format(
+          Locale.ROOT,
+          "%s: %d tasks, rows %d ok / %d failed, tokens %d in / %d out, %d model"
+              + " loads (%.2f s), peak RSS %.1f MiB, %d evictions",
+          executorId.equals("all") ? "all executors" : "executor " + executorId,
+          tasks,
+          rowsOk,
+          rowsFailed,
+          tokensIn,
+          tokensOut,
+          loads,
+          loadSeconds,
+          peakRssBytes / 1048576.0,
+          evictions);
+    }
+  }
+
+  /** The totals, then one line per executor. */
+  @Override
+  public String toString() {
+    StringBuilder b = new StringBuilder("Resident job metrics: ").append(total());
+    for (ExecutorTotals t : perExecutor().values()) b.append("\n  ").append(t);
+    return b.toString();
   }
 
   /** Totals per executor id, in id order. */

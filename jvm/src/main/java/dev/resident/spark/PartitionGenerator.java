@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -27,6 +28,8 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.util.TaskCompletionListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The work of one task: streams its partition's rows through the job's strategy and yields every
@@ -35,6 +38,8 @@ import org.apache.spark.util.TaskCompletionListener;
  */
 final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
   private static final long serialVersionUID = 1L;
+
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionGenerator.class);
 
   private final GeneratorSettings settings;
   private final JobMetrics metrics;
@@ -229,6 +234,16 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           report.budgetBytes = end.path("budget_bytes").asLong();
           report.budgetPeakBytes = end.path("budget_peak_bytes").asLong();
           metrics.add(report);
+          LOG.info(
+              "resident task {} on executor {}: rows {} ok / {} failed, tokens {} in / {} out,"
+                  + " {} s",
+              report.partition,
+              report.executorId,
+              report.rowsOk,
+              report.rowsFailed,
+              report.tokensIn,
+              report.tokensOut,
+              String.format(Locale.ROOT, "%.2f", report.seconds));
         }
         return !window.isEmpty();
       }

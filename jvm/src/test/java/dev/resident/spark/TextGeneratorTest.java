@@ -82,6 +82,8 @@ class TextGeneratorTest {
     }
     JobMetrics.ExecutorTotals total = g.lastMetrics().total();
     assertEquals(12, total.rowsOk);
+    String printed = g.lastMetrics().toString();
+    assertTrue(printed.contains("all executors: 2 tasks, rows 12 ok / 0 failed"), printed);
     assertEquals(0, total.rowsFailed);
   }
 
