@@ -225,5 +225,74 @@ TEST_F(BatchEngineTest, EnqueueDeliversEachOutcomeToItsCompletionOnce) {
     EXPECT_EQ(codes[5], StatusCode::kOk);
 }
 
+// Rows that share a ~330-token preamble, each with its own question.
+std::vector<std::string> preamble_rows(int rounds) {
+    std::string preamble = "You answer questions about the following notes. ";
+    for (int i = 0; i < 15; ++i) {
+        preamble += "Note " + std::to_string(i) + ": the sky was clear and the sea was calm. ";
+    }
+    const std::vector<std::string> questions = {
+        "Question: what was the sky like? Answer:", "Question: what was the sea like? Answer:",
+        "Question: how many notes are there? Answer:", "Question: was it raining? Answer:"};
+    std::vector<std::string> rows;
+    for (int r = 0; r < rounds; ++r) {
+        for (const auto& q : questions) rows.push_back(preamble + q);
+    }
+    return rows;
+}
+
+TEST_F(BatchEngineTest, RowsSharingAPreambleDecodeItAboutOncePerSlot) {
+    spec_.parallel = 2;
+    spec_.ctx_size = 512;
+    auto run = [&](bool reuse) {
+        spec_.prefix_reuse = reuse;
+        auto e = engine();
+        std::vector<std::future<Result<Generation>>> fs;
+        for (const auto& row : preamble_rows(2)) fs.push_back(e->submit(prompt(row, 4)));
+        for (auto& f : fs) {
+            auto r = f.get();
+            EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+        }
+        return e->stats();
+    };
+    const BatchEngineStats with = run(true), without = run(false);
+    EXPECT_EQ(without.reused_tokens, 0);
+    // 8 rows, 2 slots: the preamble is decoded about once per slot.
+    EXPECT_GT(with.reused_tokens, 4 * 300);
+    EXPECT_LT(with.prompt_tokens * 3, without.prompt_tokens);
+    EXPECT_EQ(with.prompt_tokens + with.reused_tokens, without.prompt_tokens);
+}
+
+TEST_F(BatchEngineTest, ExactModeReusesWholeChunksAndKeepsTheTextBitForBit) {
+    spec_.parallel = 2;
+    spec_.ctx_size = 512;
+    spec_.batch_size = 64;  // the chunk: reuse comes in multiples of it
+    spec_.determinism = Determinism::kExact;
+    auto run = [&](bool reuse, BatchEngineStats& stats) {
+        spec_.prefix_reuse = reuse;
+        auto e = engine();
+        std::vector<std::future<Result<Generation>>> fs;
+        for (const auto& row : preamble_rows(1)) {
+            GenerationRequest r = prompt(row, 8);
+            r.sampling.temperature = 0.8f;
+            r.row_key = row.substr(row.size() - 30);
+            fs.push_back(e->submit(r));
+        }
+        std::vector<std::string> texts;
+        for (auto& f : fs) {
+            auto r = f.get();
+            EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+            texts.push_back(r.is_ok() ? r->text : "");
+        }
+        stats = e->stats();
+        return texts;
+    };
+    BatchEngineStats with, without;
+    EXPECT_EQ(run(true, with), run(false, without));
+    EXPECT_GT(with.reused_tokens, 2 * 256);
+    EXPECT_EQ(with.reused_tokens % 64, 0);
+    EXPECT_EQ(without.reused_tokens, 0);
+}
+
 }  // namespace
 }  // namespace resident

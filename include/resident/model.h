@@ -77,7 +77,8 @@ struct BatchEngineStats {
     int64_t cancelled = 0;  // stopped by their cancel token (queued or running)
     int64_t expired = 0;    // past their deadline (timeout_seconds)
     int64_t decode_calls = 0;
-    int64_t prompt_tokens = 0;
+    int64_t prompt_tokens = 0;  // decoded
+    int64_t reused_tokens = 0;  // prompt tokens whose KV cells came from an earlier prompt
     int64_t generated_tokens = 0;
     int32_t max_in_flight = 0;  // most sequences decoded together
     int32_t kv_cells = 0;       // KV cells per sequence now

@@ -72,6 +72,11 @@ struct ModelSpec {
     int32_t parallel = 8;        // sequences in flight in a batch engine
     int32_t queue_capacity = 0;  // requests waiting for a slot; 0 = 2 x parallel
     Determinism determinism = Determinism::kBatched;
+    // A batch engine reuses the KV cells of a prompt prefix it has already
+    // decoded (in another sequence in flight, or the last prompt of the slot)
+    // instead of decoding it again: rows that share a system prompt or a
+    // few-shot preamble decode it about once per slot.
+    bool prefix_reuse = true;
     uint64_t seed = 42;  // seed of requests that carry neither seed nor row key
 
     // The native memory this process may use for its models and their

@@ -98,6 +98,7 @@ Result<ModelSpec> spec_from_json(const json& j) {
     RESIDENT_RETURN_IF_ERROR(f.read("parallel", s.parallel));
     RESIDENT_RETURN_IF_ERROR(f.read("queue_capacity", s.queue_capacity));
     RESIDENT_RETURN_IF_ERROR(f.read("determinism", determinism));
+    RESIDENT_RETURN_IF_ERROR(f.read("prefix_reuse", s.prefix_reuse));
     RESIDENT_RETURN_IF_ERROR(f.read("seed", s.seed));
     RESIDENT_RETURN_IF_ERROR(f.read("memory_limit_bytes", s.memory_limit_bytes));
     RESIDENT_RETURN_IF_ERROR(f.no_others());
@@ -221,6 +222,7 @@ json to_json(const BatchEngineStats& s) {
             {"expired", s.expired},
             {"decode_calls", s.decode_calls},
             {"prompt_tokens", s.prompt_tokens},
+            {"reused_tokens", s.reused_tokens},
             {"generated_tokens", s.generated_tokens},
             {"kv_cells", s.kv_cells},
             {"kv_growths", s.kv_growths},

@@ -221,6 +221,7 @@ struct Plan {
     const std::vector<InputRow>& rows;
     std::vector<Result<GenerationRequest>> requests;
     OrderedWriter& writer;
+    int64_t reused_tokens = 0;  // prompt tokens a batch engine took from earlier prompts
 
     // Emits row i from its request, computed by `run` when the row has one.
     template <typename F>
@@ -291,6 +292,7 @@ Status run_batched(Plan& plan, Registry& registry) {
         plan.writer.put(i, f.get());
     }
     submitter.join();
+    plan.reused_tokens = engine->stats().reused_tokens;
     return Status::ok();
 }
 
@@ -409,6 +411,7 @@ Result<JobSummary> run_job(const JobOptions& options) {
     summary.rows_ok = writer.ok_;
     summary.rows_failed = writer.failed_;
     summary.prompt_tokens = writer.prompt_tokens_;
+    summary.reused_prompt_tokens = plan.reused_tokens;
     summary.completion_tokens = writer.completion_tokens_;
     summary.model_loads += registry.total_loads() - loads_before;
     summary.load_seconds += registry.total_load_seconds() - load_seconds_before;

@@ -47,6 +47,7 @@ struct JobSummary {
     int64_t rows_ok = 0;
     int64_t rows_failed = 0;
     int64_t prompt_tokens = 0;
+    int64_t reused_prompt_tokens = 0;  // of which the engine reused KV cells (prefix reuse)
     int64_t completion_tokens = 0;
     int64_t model_loads = 0;
     double load_seconds = 0;

@@ -50,6 +50,7 @@ struct SpecFlags {
     std::string weights = "auto";
     bool no_mmap = false;
     bool no_repack = false;
+    bool no_prefix_reuse = false;
 
     void add(CLI::App& app, ModelSpec& spec, bool with_model_flag) {
         if (with_model_flag) {
@@ -83,10 +84,13 @@ struct SpecFlags {
         app.add_flag("--no-mmap", no_mmap,
                      "read the weights into private memory instead of mapping");
         app.add_flag("--no-repack", no_repack, "the same as --weights shared");
+        app.add_flag("--no-prefix-reuse", no_prefix_reuse,
+                     "decode every prompt in full, even a prefix already decoded (batched)");
     }
 
     Status apply(ModelSpec& spec) const {
         spec.use_mmap = !no_mmap;
+        spec.prefix_reuse = !no_prefix_reuse;
         RESIDENT_ASSIGN_OR_RETURN(spec.weights, parse_weights(no_repack ? "shared" : weights));
         if (!memory_budget.empty()) {
             RESIDENT_ASSIGN_OR_RETURN(const uint64_t bytes, parse_memory_size(memory_budget));
@@ -126,6 +130,7 @@ Status write_summary(const JobSummary& s, const JobOptions& o) {
         {"rows_ok", s.rows_ok},
         {"rows_failed", s.rows_failed},
         {"prompt_tokens", s.prompt_tokens},
+        {"reused_prompt_tokens", s.reused_prompt_tokens},
         {"completion_tokens", s.completion_tokens},
         {"model_loads", s.model_loads},
         {"load_seconds", s.load_seconds},

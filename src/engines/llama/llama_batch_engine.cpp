@@ -10,6 +10,15 @@
 namespace resident::internal::llama {
 namespace {
 
+// Tokens `a` and `b` share from the start, at most `limit`.
+int32_t common_prefix(const llama_token* a, size_t na, const std::vector<llama_token>& b,
+                      int32_t limit) {
+    const size_t n = std::min({na, b.size(), static_cast<size_t>(std::max(limit, 0))});
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    return static_cast<int32_t>(i);
+}
+
 size_t queue_capacity(const ModelSpec& o) {
     return static_cast<size_t>(o.queue_capacity > 0 ? o.queue_capacity : 2 * o.parallel);
 }
@@ -162,10 +171,62 @@ void LlamaBatchEngine::place(Slot& slot, Pending pending) {
     slot.done = std::move(pending.done);
     slot.prompt_done = 0;
     slot.output = -1;
+    if (options_.prefix_reuse) {
+        reuse_prefix(slot);
+    } else {
+        llama_memory_seq_rm(llama_get_memory(ctx_.ctx.get()), slot.id, -1, -1);
+        slot.kept.clear();
+    }
+}
+
+void LlamaBatchEngine::reuse_prefix(Slot& slot) {
+    llama_memory_t mem = llama_get_memory(ctx_.ctx.get());
+    const std::vector<llama_token>& prompt = slot.seq->prompt();
+    // The last prompt token is always decoded: its logits give the first token.
+    const int32_t most = slot.seq->n_prompt() - 1;
+    // Exact mode reuses whole prompt chunks only, so that the rest is decoded
+    // in the very chunks a lone predictor decodes: the same text, bit for bit.
+    const int32_t unit = options_.determinism == Determinism::kExact ? solo_batch_.capacity() : 1;
+    // Another stream's cells come by copying the whole stream: worth it for a
+    // long prefix only. The slot's own cells cost nothing.
+    const int32_t min_copy = std::max(32, ctx_.cells / 16);
+    const Slot* best = nullptr;
+    int32_t best_len = 0;
+    for (const Slot& other : slots_) {
+        if (other.copy_pending) continue;
+        int32_t len =
+            other.seq && &other != &slot
+                ? common_prefix(other.seq->prompt().data(), other.prompt_done, prompt, most)
+                : common_prefix(other.kept.data(), other.kept.size(), prompt, most);
+        len -= len % unit;
+        if (&other != &slot && len < min_copy) continue;
+        if (len > best_len || (len == best_len && len > 0 && &other == &slot)) {
+            best = &other;
+            best_len = len;
+        }
+    }
+    slot.kept.clear();
+    if (best == nullptr) {
+        llama_memory_seq_rm(mem, slot.id, -1, -1);
+        return;
+    }
+    if (best != &slot) {
+        llama_memory_seq_cp(mem, best->id, slot.id, -1, -1);
+        slot.copy_pending = true;
+    }
+    llama_memory_seq_rm(mem, slot.id, best_len, -1);
+    slot.prompt_done = best_len;
+    std::lock_guard lock(stats_mu_);
+    stats_.reused_tokens += best_len;
+}
+
+void LlamaBatchEngine::forget_kept() {
+    for (Slot& slot : slots_) slot.kept.clear();
 }
 
 Status LlamaBatchEngine::grow(int32_t need) {
     const int32_t cells = LlamaModel::cells_for(options_, need);
+    forget_kept();
     ctx_ = {};  // its memory goes back to the budget before the new one is reserved
     auto grown = model_->new_context(options_, options_.parallel, cells);
     if (!grown.is_ok()) {
@@ -240,6 +301,7 @@ void LlamaBatchEngine::step_batched() {
         ++in_flight;
     }
     const Status st = decode_status(llama_decode(ctx_.ctx.get(), batch_.get()), batch_.size());
+    for (Slot& slot : slots_) slot.copy_pending = false;  // applied by that decode
     {
         std::lock_guard lock(stats_mu_);
         ++stats_.decode_calls;
@@ -263,18 +325,20 @@ void LlamaBatchEngine::step_exact() {
             continue;
         }
         if (slot.prompt_done < slot.seq->n_prompt()) {
-            auto out = decode_prompt(ctx_.ctx.get(), solo_batch_, slot.seq->prompt(), 0, slot.id);
+            auto out = decode_prompt(ctx_.ctx.get(), solo_batch_, slot.seq->prompt(),
+                                     slot.prompt_done, slot.id);
             st = out.status();
             if (out.is_ok()) slot.output = *out;
-            slot.prompt_done = slot.seq->n_prompt();
             std::lock_guard lock(stats_mu_);
-            stats_.prompt_tokens += slot.seq->n_prompt();
+            stats_.prompt_tokens += slot.seq->n_prompt() - slot.prompt_done;
+            slot.prompt_done = slot.seq->n_prompt();
         } else {
             solo_batch_.clear();
             slot.output =
                 solo_batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
             st = decode_status(llama_decode(ctx_.ctx.get(), solo_batch_.get()), 1);
         }
+        for (Slot& s : slots_) s.copy_pending = false;  // applied by that decode
         {
             std::lock_guard lock(stats_mu_);
             ++stats_.decode_calls;
@@ -303,8 +367,16 @@ void LlamaBatchEngine::sample_outputs() {
 }
 
 void LlamaBatchEngine::finish(Slot& slot, Result<Generation> result) {
-    // Free the sequence's cells before the slot takes its next request.
-    llama_memory_seq_rm(llama_get_memory(ctx_.ctx.get()), slot.id, -1, -1);
+    // Keep the prompt's cells for a later prompt with the same prefix; the
+    // generated ones go.
+    llama_memory_t mem = llama_get_memory(ctx_.ctx.get());
+    if (options_.prefix_reuse && result.is_ok()) {
+        slot.kept.assign(slot.seq->prompt().begin(), slot.seq->prompt().begin() + slot.prompt_done);
+        llama_memory_seq_rm(mem, slot.id, slot.prompt_done, -1);
+    } else {
+        slot.kept.clear();
+        llama_memory_seq_rm(mem, slot.id, -1, -1);
+    }
     Completion done = std::move(slot.done);
     slot.seq.reset();
     slot.prompt_done = 0;

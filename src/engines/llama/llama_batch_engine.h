@@ -40,8 +40,12 @@ class LlamaBatchEngine final : public BatchEngine {
         llama_seq_id id = 0;
         std::unique_ptr<Sequence> seq;  // null when the slot is free
         Completion done;
-        int32_t prompt_done = 0;  // prompt tokens decoded so far
+        int32_t prompt_done = 0;  // prompt tokens in the KV cache so far
         int32_t output = -1;      // batch row of this slot's logits in the last decode
+        // An idle slot's last prompt, whose KV cells its stream still holds
+        // (positions 0..size-1): a later prompt may start from them.
+        std::vector<llama_token> kept;
+        bool copy_pending = false;  // cells copied in by the next decode: no source yet
     };
 
     LlamaBatchEngine(std::shared_ptr<const LlamaModel> model, SizedContext ctx,
@@ -55,6 +59,11 @@ class LlamaBatchEngine final : public BatchEngine {
     void drop_interrupted();
     bool admit(bool wait);
     void place(Slot& slot, Pending pending);
+    // Starts the slot's new prompt from the longest prefix whose KV cells an
+    // engine stream holds (batched mode, spec.prefix_reuse).
+    void reuse_prefix(Slot& slot);
+    // Forgets every kept prompt (the KV cells are gone or not trusted).
+    void forget_kept();
     // With no sequence in flight: a context whose sequences hold `need` cells.
     Status grow(int32_t need);
     void step_batched();

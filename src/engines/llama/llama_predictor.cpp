@@ -24,17 +24,17 @@ Status decode_status(int32_t rc, int32_t n_tokens) {
 }
 
 Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch,
-                              const std::vector<llama_token>& tokens, llama_pos pos,
+                              const std::vector<llama_token>& tokens, int32_t from,
                               llama_seq_id seq) {
     const auto n = static_cast<int32_t>(tokens.size());
+    const int32_t cap = batch.capacity();
     int32_t last = -1;
-    for (int32_t start = 0; start < n; start += batch.capacity()) {
-        const int32_t end = std::min(n, start + batch.capacity());
+    for (int32_t start = from; start < n;) {
+        const int32_t end = std::min(n, (start / cap + 1) * cap);
         batch.clear();
-        for (int32_t i = start; i < end; ++i) {
-            last = batch.add(tokens[i], pos + i, seq, i == n - 1);
-        }
+        for (int32_t i = start; i < end; ++i) last = batch.add(tokens[i], i, seq, i == n - 1);
         RESIDENT_RETURN_IF_ERROR(decode_status(llama_decode(ctx, batch.get()), batch.size()));
+        start = end;
     }
     return last;
 }

@@ -24,13 +24,16 @@ class LlamaPredictor final : public Predictor {
     Batch batch_;
 };
 
-// Decodes `tokens` of sequence `seq` from position `pos` in chunks of at most
-// `batch.capacity()`, asking for the logits of the last token only. Shared by
-// the predictor and the exact mode of the batch engine, so that both feed
-// llama.cpp the same shapes. Returns the batch index of the last token's
-// output. Errors: Internal when llama_decode fails.
+// Decodes the prompt `tokens` of sequence `seq` (token i at position i) from
+// token `from` on, in chunks that start at multiples of `batch.capacity()`,
+// asking for the logits of the last token only. Shared by the predictor and
+// the exact mode of the batch engine, so that both feed llama.cpp the same
+// shapes: a prompt continued from a reused prefix of whole chunks (`from` a
+// multiple of the capacity) is decoded exactly as it would be from 0.
+// Returns the batch index of the last token's output. Errors: Internal when
+// llama_decode fails.
 Result<int32_t> decode_prompt(llama_context* ctx, Batch& batch,
-                              const std::vector<llama_token>& tokens, llama_pos pos,
+                              const std::vector<llama_token>& tokens, int32_t from,
                               llama_seq_id seq);
 
 // Maps llama_decode's return code to a Status.

@@ -27,6 +27,7 @@ public final class ModelSpec implements Serializable {
   private final int parallel;
   private final int queueCapacity;
   private final String determinism;
+  private final boolean prefixReuse;
   private final long seed;
   private final long memoryLimitBytes;
 
@@ -44,6 +45,7 @@ public final class ModelSpec implements Serializable {
     parallel = b.parallel;
     queueCapacity = b.queueCapacity;
     determinism = b.determinism;
+    prefixReuse = b.prefixReuse;
     seed = b.seed;
     memoryLimitBytes = b.memoryLimitBytes;
   }
@@ -67,6 +69,7 @@ public final class ModelSpec implements Serializable {
     b.parallel = parallel;
     b.queueCapacity = queueCapacity;
     b.determinism = determinism;
+    b.prefixReuse = prefixReuse;
     b.seed = seed;
     b.memoryLimitBytes = memoryLimitBytes;
     return b;
@@ -108,6 +111,7 @@ public final class ModelSpec implements Serializable {
     m.put("parallel", parallel);
     m.put("queue_capacity", queueCapacity);
     m.put("determinism", determinism);
+    m.put("prefix_reuse", prefixReuse);
     m.put("seed", seed);
     m.put("memory_limit_bytes", memoryLimitBytes);
     return m;
@@ -143,6 +147,7 @@ public final class ModelSpec implements Serializable {
     private int parallel = 8;
     private int queueCapacity = 0;
     private String determinism = "batched";
+    private boolean prefixReuse = true;
     private long seed = 42;
     private long memoryLimitBytes = 0;
 
@@ -231,6 +236,15 @@ public final class ModelSpec implements Serializable {
     /** {@code batched} (default, fastest) or {@code exact} (equal to a lone predictor). */
     public Builder determinism(String determinism) {
       this.determinism = determinism;
+      return this;
+    }
+
+    /**
+     * Whether a batch engine reuses the KV cells of a prompt prefix it has already decoded (a
+     * shared system prompt or preamble) instead of decoding it again (default true; batched mode).
+     */
+    public Builder prefixReuse(boolean prefixReuse) {
+      this.prefixReuse = prefixReuse;
       return this;
     }
 
