@@ -1,8 +1,5 @@
 package dev.resident.spark;
 
-import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.monotonically_increasing_id;
-
 import dev.resident.internal.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -168,14 +165,6 @@ public final class ResidentJob {
     return f;
   }
 
-  static Dataset<Row> read(SparkSession spark, String path, String format) {
-    return switch (format) {
-      case "json" -> spark.read().json(path);
-      case "csv" -> spark.read().option("header", "true").option("multiLine", "true").csv(path);
-      default -> spark.read().parquet(path);
-    };
-  }
-
   static void write(Dataset<Row> df, String path, String format) {
     var w = df.write().mode(SaveMode.Overwrite);
     switch (format) {
@@ -188,16 +177,8 @@ public final class ResidentJob {
   /** Runs the job on the session; returns the summary it wrote (or would write). */
   static Map<String, Object> run(SparkSession spark, Options o) throws IOException {
     long t0 = System.nanoTime();
-    Dataset<Row> input = read(spark, o.input, formatOf(o.input, o.inputFormat));
-    if (o.partitions > 0) {
-      // Contiguous ranges of the original order, so the output keeps it.
-      input =
-          input
-              .withColumn("__resident_row", monotonically_increasing_id())
-              .repartitionByRange(o.partitions, col("__resident_row"))
-              .sortWithinPartitions("__resident_row")
-              .drop("__resident_row");
-    }
+    Dataset<Row> input =
+        JobInput.read(spark, o.input, formatOf(o.input, o.inputFormat), o.partitions);
     TextGenerator generator =
         new TextGenerator()
             .setModel(o.model)
@@ -225,7 +206,8 @@ public final class ResidentJob {
     Map<String, Object> summary = new LinkedHashMap<>();
     summary.put("model", o.model);
     summary.put("strategy", o.strategy);
-    summary.put("partitions", input.rdd().getNumPartitions());
+    // The count asked for, not asked of a range-partitioned input (which would sample it again).
+    summary.put("partitions", o.partitions > 0 ? o.partitions : input.rdd().getNumPartitions());
     summary.put("wall_seconds", wall);
     summary.put("rows_ok", all.rowsOk);
     summary.put("rows_failed", all.rowsFailed);
