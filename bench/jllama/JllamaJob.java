@@ -51,9 +51,18 @@ public final class JllamaJob {
     SparkSession spark = SparkSession.builder().appName("jllama").getOrCreate();
     long t0 = System.nanoTime();
     long bytes = Files.size(java.nio.file.Paths.get(input));
-    spark.conf().set("spark.sql.files.maxPartitionBytes", Long.toString((bytes + partitions - 1) / partitions));
-    spark.conf().set("spark.sql.files.openCostInBytes", Long.toString((bytes + partitions - 1) / partitions));
-    StructType in = new StructType().add("id", DataTypes.LongType).add("prompt", DataTypes.StringType);
+    spark
+        .conf()
+        .set(
+            "spark.sql.files.maxPartitionBytes",
+            Long.toString((bytes + partitions - 1) / partitions));
+    spark
+        .conf()
+        .set(
+            "spark.sql.files.openCostInBytes",
+            Long.toString((bytes + partitions - 1) / partitions));
+    StructType in =
+        new StructType().add("id", DataTypes.LongType).add("prompt", DataTypes.StringType);
     StructType out = in.add("completion", DataTypes.StringType);
     Dataset<Row> rows = spark.read().schema(in).json(input);
     MapPartitionsFunction<Row, Row> generate =

@@ -150,7 +150,10 @@ Result<ModelHandle> Registry::acquire(const ModelSpec& spec) {
         std::string local,
         impl_->cache.resolve(spec.source, *impl_->catalog,
                              [&](std::string_view l) { impl_->event(std::string(l)); }));
-    const auto [path, key] = make_key(std::move(local), spec);
+    // Named members, not a structured binding: lambdas below capture them.
+    const auto made = make_key(std::move(local), spec);
+    const std::string& path = made.path;
+    const std::string& key = made.key;
 
     std::promise<LoadResult> promise;
     std::shared_future<LoadResult> wait_on;
