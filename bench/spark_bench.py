@@ -118,7 +118,7 @@ def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
            "--model", model, "--input", rows, "--output", work / f"out-{strategy}-{partitions}.jsonl",
            "--strategy", strategy, "--partitions", partitions, "--max-tokens", a.max_tokens,
            "--parallel", a.parallel, "--ctx-size", a.ctx_size, "--weights", a.weights,
-           "--chat", "--summary", summary]
+           "--threads", a.threads, "--chat", "--summary", summary]
     if a.memory_budget:
         cmd += ["--memory-budget", a.memory_budget]
     t0 = time.monotonic()
@@ -138,7 +138,7 @@ def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
     summary = work / "summary-cli.json"
     r = sh([resident, "run", "--model", model, "--input", rows, "--output", work / "out-cli.jsonl",
             "--strategy", "batched", "--parallel", a.parallel, "--threads",
-            a.executors * a.executor_cores, "--max-tokens", a.max_tokens, "--chat",
+            a.executors * a.threads, "--max-tokens", a.max_tokens, "--chat",
             "--ctx-size", a.ctx_size, "--weights", a.weights,
             "--progress", "none", "--summary", summary], stdout=subprocess.DEVNULL,
            stderr=subprocess.PIPE)
@@ -163,6 +163,9 @@ def main() -> None:
     ap.add_argument("--executors", type=int, default=2)
     ap.add_argument("--executor-cores", type=int, default=1)
     ap.add_argument("--executor-memory-mb", type=int, default=1024)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="compute threads per executor (default: its cores); more cores than "
+                    "threads gives each executor more task slots to feed its engine")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ctx-size", type=int, default=2048)
     ap.add_argument("--weights", default="auto", choices=["auto", "shared", "private"])
@@ -170,6 +173,7 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--json-out", type=Path, default=ROOT / "build" / "spark_bench.json")
     a = ap.parse_args()
+    a.threads = a.threads or a.executor_cores
 
     jar = out_of([ROOT / "scripts" / "build-jar.sh"])
     spark_home = out_of([ROOT / "scripts" / "spark-env.sh"])
@@ -208,7 +212,8 @@ def main() -> None:
 
     cli_tps = cli["generated_tokens_per_second"]
     print(f"\n{a.rows} rows, {a.max_tokens} tokens max, model {a.model}; local-cluster"
-          f"[{a.executors},{a.executor_cores},{a.executor_memory_mb}]; medians of {a.runs}")
+          f"[{a.executors},{a.executor_cores},{a.executor_memory_mb}], {a.threads} compute "
+          f"thread(s) per executor; medians of {a.runs}")
     head = (f"{'strategy':16} {'P':>3} {'loads':>6} {'load s':>7} {'job s':>7} "
             f"{'peak RSS/exec':>14} {'peak PSS/exec':>14} {'node PSS':>10} {'tok/s':>7} "
             f"{'job / batched':>14}")
@@ -224,7 +229,7 @@ def main() -> None:
               f"{pss:>10.0f} MiB {node:>6.0f} MiB "
               f"{r['generated_tokens_per_second']:>7.1f} "
               f"{r['wall_seconds'] / base[r['partitions']]:>13.2f}x")
-    print(f"\nresident run (no Spark, batched, {a.executors * a.executor_cores} threads): "
+    print(f"\nresident run (no Spark, batched, {a.executors * a.threads} threads): "
           f"{cli['wall_seconds']:.1f} s, {cli_tps:.1f} tok/s")
     target = TARGET_LONG_JOB if cli["wall_seconds"] >= LONG_JOB_SECONDS else TARGET_SHORT_JOB
     batched = {r["partitions"]: r for r in results if r["strategy"] == "shared-batched"}

@@ -195,7 +195,8 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
 
       private void refill() {
         while (stalled != null || input.hasNext()) {
-          if (serving != null && window.size() >= serving.window()) return;
+          // Before the first valid row opens the serving, bad rows still come out in windows.
+          if (window.size() >= (serving != null ? serving.window() : 64)) return;
           Row row = stalled != null ? stalled : input.next();
           stalled = null;
           CompletableFuture<Generation> result;
