@@ -20,16 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from spark_bench import prepare
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TARGET = 0.05
-
-
-def out_of(cmd: list) -> str:
-    r = subprocess.run([str(c) for c in cmd], text=True, stdout=subprocess.PIPE)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} failed")
-    return r.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -38,12 +33,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--cycles", type=int, default=100)
     a = ap.parse_args()
-    jar = out_of([ROOT / "scripts" / "build-jar.sh"])
-    spark_home = out_of([ROOT / "scripts" / "spark-env.sh"])
-    subprocess.run(["cmake", "--build", "--preset", "release", "--target", "resident"], cwd=ROOT,
-                   stdout=subprocess.DEVNULL, check=True)
-    resident = ROOT / "build" / "release" / "tools" / "resident" / "resident"
-    model = a.model if Path(a.model).exists() else out_of([resident, "models", "path", a.model])
+    jar, spark_home, _, model = prepare(a.model)
     cp = f"{jar}:{spark_home}/jars/*"
     with tempfile.TemporaryDirectory(prefix="resident-soak-") as tmp:
         subprocess.run(["javac", "-d", tmp, "-cp", cp, HERE / "soak" / "Soak.java"], check=True)

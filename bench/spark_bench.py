@@ -147,6 +147,24 @@ def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
     return json.loads(summary.read_text())
 
 
+def prepare(model: str) -> tuple[str, str, str, str]:
+    """Builds the jar and the CLI, installs Spark, resolves the model (a path, a
+    catalog name, or bench-7b); returns the jar, Spark's home, the CLI and the
+    model's path."""
+    jar = out_of([ROOT / "scripts" / "build-jar.sh"])
+    spark_home = out_of([ROOT / "scripts" / "spark-env.sh"])
+    sh(["cmake", "--preset", "release"], stdout=subprocess.DEVNULL, check=True)
+    sh(["cmake", "--build", "--preset", "release", "--target", "resident"],
+       stdout=subprocess.DEVNULL, check=True)
+    resident = str(ROOT / "build" / "release" / "tools" / "resident" / "resident")
+    if model == "bench-7b":
+        return jar, spark_home, resident, out_of([sys.executable, HERE / "make_bench_model.py",
+                                                  "--shape", "7b"])
+    if Path(model).exists():
+        return jar, spark_home, resident, model
+    return jar, spark_home, resident, out_of([resident, "models", "path", model])
+
+
 def median_by_wall(runs: list[dict], key: str) -> dict:
     runs = sorted(runs, key=lambda s: s[key])
     return runs[len(runs) // 2]
@@ -175,19 +193,8 @@ def main() -> None:
     a = ap.parse_args()
     a.threads = a.threads or a.executor_cores
 
-    jar = out_of([ROOT / "scripts" / "build-jar.sh"])
-    spark_home = out_of([ROOT / "scripts" / "spark-env.sh"])
+    jar, spark_home, resident, model = prepare(a.model)
     log(f"jar {jar}; Spark {spark_home}")
-    sh(["cmake", "--preset", "release"], stdout=subprocess.DEVNULL, check=True)
-    sh(["cmake", "--build", "--preset", "release", "--target", "resident"],
-       stdout=subprocess.DEVNULL, check=True)
-    resident = str(ROOT / "build" / "release" / "tools" / "resident" / "resident")
-    if a.model == "bench-7b":
-        model = out_of([sys.executable, HERE / "make_bench_model.py", "--shape", "7b"])
-    elif Path(a.model).exists():
-        model = a.model
-    else:
-        model = out_of([resident, "models", "path", a.model])
 
     results = []
     with tempfile.TemporaryDirectory(prefix="resident-spark-bench-") as tmp:

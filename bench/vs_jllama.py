@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from spark_bench import out_of, prepare, write_rows  # the same rows as the strategies' table
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 JLLAMA = ("de.kherud", "llama", "4.2.0",
@@ -35,13 +37,6 @@ JLLAMA = ("de.kherud", "llama", "4.2.0",
 
 def log(msg: str) -> None:
     print(f"[vs-jllama] {msg}", file=sys.stderr, flush=True)
-
-
-def out_of(cmd: list) -> str:
-    r = subprocess.run([str(c) for c in cmd], text=True, stdout=subprocess.PIPE)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} failed")
-    return r.stdout.strip().splitlines()[-1]
 
 
 def jllama_jar() -> Path:
@@ -65,14 +60,6 @@ def build_job(spark_home: str, llama: Path, work: Path) -> Path:
     jar = work / "jllama-job.jar"
     subprocess.run(["jar", "cf", jar, "-C", classes, "."], check=True)
     return jar
-
-
-def write_rows(path: Path, n: int) -> None:
-    topics = ["rivers", "mountains", "bread", "trains", "music", "gardens", "bridges", "rain"]
-    with path.open("w") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": i, "prompt":
-                                f"Write two sentences about {topics[i % len(topics)]} ({i})."}) + "\n")
 
 
 def submit(spark_home: str, a, args: list) -> tuple[float, str]:
@@ -105,12 +92,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
 
-    jar = out_of([ROOT / "scripts" / "build-jar.sh"])
-    spark_home = out_of([ROOT / "scripts" / "spark-env.sh"])
-    subprocess.run(["cmake", "--build", "--preset", "release", "--target", "resident"], cwd=ROOT,
-                   stdout=subprocess.DEVNULL, check=True)
-    resident = ROOT / "build" / "release" / "tools" / "resident" / "resident"
-    model = a.model if Path(a.model).exists() else out_of([resident, "models", "path", a.model])
+    jar, spark_home, _, model = prepare(a.model)
     llama = jllama_jar()
     results = {"resident": [], "java-llama.cpp": []}
     with tempfile.TemporaryDirectory(prefix="resident-vs-jllama-") as tmp:
