@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -145,10 +146,12 @@ public final class NativeLoader {
     try {
       for (Map.Entry<String, String> f : files.entrySet()) {
         Path out = tmp.resolve(f.getKey());
-        try (InputStream in = resource(f.getKey())) {
+        // Hashed as it is copied: one pass over the bytes, not two.
+        MessageDigest md = sha256();
+        try (InputStream in = new DigestInputStream(resource(f.getKey()), md)) {
           Files.copy(in, out);
         }
-        String got = sha256(out);
+        String got = HexFormat.of().formatHex(md.digest());
         if (!got.equals(f.getValue())) {
           throw new IOException(
               "the jar's "
@@ -176,11 +179,9 @@ public final class NativeLoader {
     return target.resolve(LIBRARY);
   }
 
-  private static String sha256(Path file) throws IOException {
+  private static MessageDigest sha256() throws IOException {
     try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      md.update(Files.readAllBytes(file));
-      return HexFormat.of().formatHex(md.digest());
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IOException("SHA-256 is not available", e);
     }
