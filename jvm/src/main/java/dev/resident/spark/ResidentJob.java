@@ -53,6 +53,7 @@ public final class ResidentJob {
     String determinism = "batched";
     String weights = "auto";
     int kvTokens = 0;
+    double rowTimeout = 0;
     String memoryBudget = "";
     String summary;
   }
@@ -80,6 +81,7 @@ public final class ResidentJob {
           "  --determinism D      batched (default) or exact",
           "  --weights W          auto (default), shared (mapped, one copy per node) or private",
           "  --kv-tokens N        KV cells per sequence (0 = sized to the rows)",
+          "  --row-timeout S      seconds a row may take before it fails (0 = no limit)",
           "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",
           "                       spark.executor.memoryOverhead where set, else the machine)",
           "  --summary FILE       write totals and per-executor metrics as JSON");
@@ -116,6 +118,7 @@ public final class ResidentJob {
           case "--determinism" -> o.determinism = v;
           case "--weights" -> o.weights = v;
           case "--kv-tokens" -> o.kvTokens = Integer.parseInt(v);
+          case "--row-timeout" -> o.rowTimeout = Double.parseDouble(v);
           case "--memory-budget" -> o.memoryBudget = v;
           case "--summary" -> o.summary = v;
           default -> throw new UsageError("unknown option " + a);
@@ -175,28 +178,33 @@ public final class ResidentJob {
   }
 
   /** Runs the job on the session; returns the summary it wrote (or would write). */
+  /** The job's transformer, from its options. */
+  static TextGenerator generator(Options o) {
+    return new TextGenerator()
+        .setModel(o.model)
+        .setInputCol(o.promptCol)
+        .setIdCol(o.idCol)
+        .setStrategy(o.strategy)
+        .setMaxTokens(o.maxTokens)
+        .setSeed(o.seed)
+        .setTemperature(o.temperature)
+        .setParallel(o.parallel)
+        .setThreads(o.threads)
+        .setCtxSize(o.ctxSize)
+        .setChat(o.chat)
+        .setSystemPrompt(o.systemPrompt)
+        .setDeterminism(o.determinism)
+        .setWeights(o.weights)
+        .setKvTokens(o.kvTokens)
+        .setRowTimeout(o.rowTimeout)
+        .setMemoryBudget(o.memoryBudget);
+  }
+
   static Map<String, Object> run(SparkSession spark, Options o) throws IOException {
     long t0 = System.nanoTime();
     Dataset<Row> input =
         JobInput.read(spark, o.input, formatOf(o.input, o.inputFormat), o.partitions);
-    TextGenerator generator =
-        new TextGenerator()
-            .setModel(o.model)
-            .setInputCol(o.promptCol)
-            .setIdCol(o.idCol)
-            .setStrategy(o.strategy)
-            .setMaxTokens(o.maxTokens)
-            .setSeed(o.seed)
-            .setTemperature(o.temperature)
-            .setParallel(o.parallel)
-            .setThreads(o.threads)
-            .setCtxSize(o.ctxSize)
-            .setChat(o.chat)
-            .setSystemPrompt(o.systemPrompt)
-            .setDeterminism(o.determinism)
-            .setWeights(o.weights)
-            .setKvTokens(o.kvTokens)
-            .setMemoryBudget(o.memoryBudget);
+    TextGenerator generator = generator(o);
     Dataset<Row> out = generator.transform(input);
     write(out, o.output, formatOf(o.output, o.format));
     double wall = (System.nanoTime() - t0) / 1e9;
@@ -246,7 +254,9 @@ public final class ResidentJob {
     Options o;
     try {
       o = parse(args);
-    } catch (UsageError e) {
+      // Every setting is checked before Spark starts: a bad one costs no cluster time.
+      generator(o).validateParams();
+    } catch (IllegalArgumentException e) {
       if (e.getMessage() != null) System.err.println("error: " + e.getMessage());
       System.err.println(USAGE);
       System.exit(e.getMessage() == null ? 0 : 2);
@@ -256,7 +266,7 @@ public final class ResidentJob {
     int code = 0;
     try {
       run(spark, o);
-    } catch (UsageError e) {
+    } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       code = 2;
     } finally {

@@ -446,18 +446,39 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
 
   /** The settings the executors work from: every Param, checked, in one serializable value. */
   GeneratorSettings settings(StructType schema, SparkSession spark) {
+    GeneratorSettings s = checkedParams();
+    String in = getOrDefault(inputCol);
+    String id = getOrDefault(idCol);
+    s.inputIndex = schema.fieldIndex(in);
+    s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
+    s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
+    ExecutorResources.Budget budget =
+        ExecutorResources.memoryBudget(getOrDefault(memoryBudget), spark.sparkContext().getConf());
+    s.memoryBudgetBytes = budget.bytes();
+    s.memoryBudgetSource = budget.source();
+    s.executorCores = ExecutorResources.executorCores(spark.sparkContext().getConf());
+    s.taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
+    return s;
+  }
+
+  /**
+   * Checks every Param that needs no data by the engine's own rules, without a Spark session: a job
+   * can fail on a bad setting before it starts one. IllegalArgumentException names the Param, its
+   * value and its valid range. {@link #transform} checks the same.
+   */
+  public void validateParams() {
+    checkedParams();
+  }
+
+  /** The settings that come from Params alone, checked. */
+  private GeneratorSettings checkedParams() {
     if (!isDefined(model) || getOrDefault(model).isEmpty()) {
       throw new IllegalArgumentException(
           "TextGenerator: set the model Param (a catalog name such as smollm2-135m-instruct, or a"
               + " .gguf path)");
     }
-    String in = getOrDefault(inputCol);
-    String id = getOrDefault(idCol);
     GeneratorSettings s = new GeneratorSettings();
     s.model = getOrDefault(model);
-    s.inputIndex = schema.fieldIndex(in);
-    s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
-    s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
     s.maxTokens = (Integer) getOrDefault(maxTokens);
     s.temperature = (Double) getOrDefault(temperature);
     s.topK = (Integer) getOrDefault(topK);
@@ -481,12 +502,6 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     s.kvTokens = (Integer) getOrDefault(kvTokens);
     s.rowTimeout = (Double) getOrDefault(rowTimeout);
     check(s);
-    ExecutorResources.Budget budget =
-        ExecutorResources.memoryBudget(getOrDefault(memoryBudget), spark.sparkContext().getConf());
-    s.memoryBudgetBytes = budget.bytes();
-    s.memoryBudgetSource = budget.source();
-    s.executorCores = ExecutorResources.executorCores(spark.sparkContext().getConf());
-    s.taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
     return s;
   }
 

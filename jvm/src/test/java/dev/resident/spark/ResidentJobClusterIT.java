@@ -266,6 +266,38 @@ class ResidentJobClusterIT {
   }
 
   @Test
+  void aBadSettingFailsBeforeSparkStarts() throws Exception {
+    Path log = dir.resolve("bad-setting.log");
+    Process p =
+        new ProcessBuilder(
+                sparkSubmit().toString(),
+                "--master",
+                "local-cluster[2,1,1024]",
+                "--class",
+                "dev.resident.spark.ResidentJob",
+                jar().toString(),
+                "--model",
+                TestModels.small(),
+                "--input",
+                input.toString(),
+                "--output",
+                dir.resolve("never.jsonl").toString(),
+                "--max-tokens",
+                "-1")
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
+    assertTrue(p.waitFor(3, TimeUnit.MINUTES), "spark-submit hung");
+    String out = Files.readString(log);
+    assertEquals(2, p.exitValue(), out);
+    assertTrue(
+        out.contains(
+            "Param maxTokens is invalid: invalid_argument: max_tokens = -1: use 1 or more"),
+        out);
+    assertTrue(!out.contains("Running Spark version"), "Spark started:\n" + out);
+  }
+
+  @Test
   void perPartitionLoadsOncePerPartition() throws Exception {
     JsonNode s = submit("per-partition-8", "per-partition", 8);
     assertEquals(8, s.path("model_loads").asLong(), s::toPrettyString);
