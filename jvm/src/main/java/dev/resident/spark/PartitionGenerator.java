@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
@@ -123,6 +124,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
   private Serving open(ModelSpec spec) {
     switch (settings.strategy) {
       case SHARED_BATCHED:
+        hintTaskSlots();
         return batched(ExecutorModels.engine(spec), spec.parallel());
       case SHARED:
         return predicting(ExecutorModels.model(spec).newPredictor(spec), null);
@@ -135,6 +137,24 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           m.close();
           throw e;
         }
+    }
+  }
+
+  private static final AtomicBoolean HINTED = new AtomicBoolean();
+
+  /**
+   * Says once per executor when it runs one task at a time: a task's rows then drain from the
+   * engine before the next task's arrive, and small partitions leave its slots idle.
+   */
+  private void hintTaskSlots() {
+    int slots = settings.executorCores / Math.max(1, settings.taskCpus);
+    if (slots < 2 && HINTED.compareAndSet(false, true)) {
+      LOG.warn(
+          "executor {} runs one task at a time: its batch engine's {} slots fill only from the"
+              + " running task's rows. Give executors more task slots (spark.executor.cores) than"
+              + " compute threads (the threads Param), or fewer, larger partitions",
+          ExecutorResources.executorId(),
+          settings.parallel);
     }
   }
 
