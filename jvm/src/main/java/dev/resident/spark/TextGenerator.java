@@ -534,24 +534,18 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     Matcher m = FIELD.matcher(message);
     if (!m.find()) return "(see the message)";
     String field = m.group(1) != null ? m.group(1) : m.group(2);
-    switch (field) {
-      case "timeout_seconds":
-        return "rowTimeout";
-      case "kv_tokens":
-        return "kvTokens";
-      default:
-        StringBuilder b = new StringBuilder();
-        boolean upper = false;
-        for (char c : field.toCharArray()) {
-          if (c == '_') {
-            upper = true;
-          } else {
-            b.append(upper ? Character.toUpperCase(c) : c);
-            upper = false;
-          }
-        }
-        return b.toString();
+    if (field.equals("timeout_seconds")) return "rowTimeout"; // the one Param named otherwise
+    StringBuilder b = new StringBuilder(); // snake_case to camelCase: top_p is topP
+    boolean upper = false;
+    for (char c : field.toCharArray()) {
+      if (c == '_') {
+        upper = true;
+      } else {
+        b.append(upper ? Character.toUpperCase(c) : c);
+        upper = false;
+      }
     }
+    return b.toString();
   }
 
   private static final Pattern FIELD =
