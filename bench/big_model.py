@@ -95,7 +95,8 @@ def run_jobs(resident: str, model: str, rows: Path, work: Path, n: int, weights:
             [resident, "run", "-m", model, "-i", str(rows), "-o", str(work / f"out-{k}.jsonl"),
              "--strategy", "batched", "--parallel", str(a.parallel), "--threads",
              str(a.threads), "--max-tokens", str(a.max_tokens), "--ctx-size", str(a.ctx_size),
-             "--weights", weights, "--progress", "none", "--summary", str(summary)],
+             "--weights", weights, "--determinism", "fast", "--progress", "none",
+             "--summary", str(summary)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **(env or {})}))
     sampler = Sampler([p.pid for p in procs])
@@ -125,7 +126,8 @@ def cold_load(resident: str, model: str, work: Path, weights: str, prefetch: boo
     one.write_text(json.dumps({"id": 0, "prompt": "Hello"}) + "\n")
     summary = work / "summary-cold.json"
     r = sh([resident, "run", "-m", model, "-i", one, "-o", work / "out-cold.jsonl",
-            "--max-tokens", "1", "--weights", weights, "--progress", "none", "--summary", summary],
+            "--max-tokens", "1", "--weights", weights, "--determinism", "fast", "--progress",
+            "none", "--summary", summary],
            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
            env={**os.environ, "RESIDENT_PREFETCH": "1" if prefetch else "0"})  # default: off
     if r.returncode != 0:
@@ -159,7 +161,8 @@ def main() -> None:
     out: dict = {"model": model, "file_bytes": size, "args": {k: str(v) for k, v in vars(a).items()}}
 
     def inspect(*extra) -> dict:
-        r = sh([resident, "inspect", model, "--json", "--parallel", a.parallel, *extra],
+        r = sh([resident, "inspect", model, "--json", "--parallel", a.parallel,
+                "--determinism", "fast", *extra],
                stdout=subprocess.PIPE, check=True)
         return json.loads(r.stdout)["memory"]
 

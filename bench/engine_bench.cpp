@@ -46,6 +46,9 @@ struct Options {
     int32_t threads = 0;      // 0 = all cores
     int32_t ctx_size = 0;     // 0 = prompt + tg rounded up to 256, as llama-batched-bench gets
     int32_t batch_size = 512;
+    // fast by default: the kernels llama-bench and llama-batched-bench run
+    // (flash attention, repacked weights), so that the two sides compare.
+    std::string determinism = "fast";
     std::vector<std::string> modes = {"single", "batched", "predictor-per-thread"};
     std::string output = "-";
 };
@@ -281,6 +284,7 @@ int run(const Options& o) {
     spec.threads = o.threads;
     spec.batch_size = o.batch_size;
     spec.parallel = 1;
+    spec.determinism = or_die(parse_determinism(o.determinism), "--determinism");
     Registry registry;
     const auto load_start = Clock::now();
     ModelHandle model = or_die(registry.acquire(spec), "loading the model");
@@ -377,6 +381,9 @@ int main(int argc, char** argv) {
                    "context per sequence (0 = prompt + tg, rounded to 256)")
         ->capture_default_str();
     app.add_option("-b,--batch-size", o.batch_size, "tokens per decode call")
+        ->capture_default_str();
+    app.add_option("--determinism", o.determinism,
+                   "fast (the llama.cpp tools' kernels) or invariant (Resident's default)")
         ->capture_default_str();
     app.add_option("--modes", o.modes, "single, batched, predictor-per-thread")
         ->delimiter(',')

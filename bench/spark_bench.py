@@ -118,7 +118,7 @@ def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
            "--model", model, "--input", rows, "--output", work / f"out-{strategy}-{partitions}.jsonl",
            "--strategy", strategy, "--partitions", partitions, "--max-tokens", a.max_tokens,
            "--parallel", a.parallel, "--ctx-size", a.ctx_size, "--weights", a.weights,
-           "--threads", a.threads, "--chat", "--summary", summary]
+           "--determinism", a.determinism, "--threads", a.threads, "--chat", "--summary", summary]
     if a.memory_budget:
         cmd += ["--memory-budget", a.memory_budget]
     t0 = time.monotonic()
@@ -139,7 +139,7 @@ def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
     r = sh([resident, "run", "--model", model, "--input", rows, "--output", work / "out-cli.jsonl",
             "--strategy", "batched", "--parallel", a.parallel, "--threads",
             a.executors * a.threads, "--max-tokens", a.max_tokens, "--chat",
-            "--ctx-size", a.ctx_size, "--weights", a.weights,
+            "--ctx-size", a.ctx_size, "--weights", a.weights, "--determinism", a.determinism,
             "--progress", "none", "--summary", summary], stdout=subprocess.DEVNULL,
            stderr=subprocess.PIPE)
     if r.returncode != 0:
@@ -186,7 +186,9 @@ def main() -> None:
                     "threads gives each executor more task slots to feed its engine")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ctx-size", type=int, default=2048)
-    ap.add_argument("--weights", default="auto", choices=["auto", "shared", "private"])
+    ap.add_argument("--weights", default="auto", choices=["auto", "shared", "private"],
+                    help="private needs --determinism fast")
+    ap.add_argument("--determinism", default="invariant", choices=["invariant", "fast"])
     ap.add_argument("--memory-budget", default="", help="per executor, e.g. 6g (default: none)")
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--json-out", type=Path, default=ROOT / "build" / "spark_bench.json")

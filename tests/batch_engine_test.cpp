@@ -244,6 +244,7 @@ std::vector<std::string> preamble_rows(int rounds) {
 TEST_F(BatchEngineTest, RowsSharingAPreambleDecodeItAboutOncePerSlot) {
     spec_.parallel = 2;
     spec_.ctx_size = 512;
+    spec_.determinism = Determinism::kFast;  // reuses token by token
     auto run = [&](bool reuse) {
         spec_.prefix_reuse = reuse;
         auto e = engine();
@@ -263,11 +264,11 @@ TEST_F(BatchEngineTest, RowsSharingAPreambleDecodeItAboutOncePerSlot) {
     EXPECT_EQ(with.prompt_tokens + with.reused_tokens, without.prompt_tokens);
 }
 
-TEST_F(BatchEngineTest, ExactModeReusesWholeChunksAndKeepsTheTextBitForBit) {
+TEST_F(BatchEngineTest, InvariantModeReusesWholeChunksAndKeepsTheTextBitForBit) {
     spec_.parallel = 2;
     spec_.ctx_size = 512;
     spec_.batch_size = 64;  // the chunk: reuse comes in multiples of it
-    spec_.determinism = Determinism::kExact;
+    spec_.determinism = Determinism::kInvariant;
     auto run = [&](bool reuse, BatchEngineStats& stats) {
         spec_.prefix_reuse = reuse;
         auto e = engine();

@@ -161,7 +161,7 @@ TEST(Cli, CsvInputAndTheThreeStrategiesAgree) {
     const std::string in = dir.write("in.csv", csv);
     std::vector<std::vector<nlohmann::json>> results;
     for (const std::string strategy :
-         {"batched --determinism exact", "predictor-per-thread", "per-partition --partitions 3"}) {
+         {"batched", "predictor-per-thread", "per-partition --partitions 3"}) {
         const std::string out = dir.file("out.jsonl");
         const CliRun r =
             run("run -m " + testing::model_path() + " -i " + in + " -o " + out +

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     auto weights = parse_weights(argv[2]);
     if (!weights.is_ok()) return 2;
     spec.weights = *weights;
+    // Repacked (private) weights exist in fast mode only.
+    spec.determinism = Determinism::kFast;
     auto model = Registry::global().acquire(spec);
     if (!model.is_ok()) {
         std::fprintf(stderr, "%s\n", model.status().to_string().c_str());

@@ -28,13 +28,7 @@ struct BudgetGuard {
     ~BudgetGuard() { set_memory_budget(0, ""); }
 };
 
-std::string gemma_path() {
-    auto catalog = Catalog::load_default();
-    EXPECT_TRUE(catalog.is_ok());
-    auto path = ModelCache().pull(*catalog->find("gemma3-270m"));
-    EXPECT_TRUE(path.is_ok()) << path.status().to_string();
-    return path.is_ok() ? *path : std::string();
-}
+using testing::gemma_path;
 
 // All weights private (read, not mapped), so that the budget sees them, and
 // small compute buffers, so that the weights dominate what a load reserves.

@@ -15,19 +15,35 @@
 
 namespace resident::testing {
 
+// A catalog model's path in the model cache (pulled on first use); empty
+// when it cannot be had.
+inline std::string catalog_model_path(const std::string& name) {
+    auto catalog = Catalog::load_default();
+    if (!catalog.is_ok()) return std::string();
+    const CatalogEntry* entry = catalog->find(name);
+    if (entry == nullptr) return std::string();
+    auto pulled = ModelCache().pull(*entry);
+    return pulled.is_ok() ? *pulled : std::string();
+}
+
 // The real SmolLM2-135M model: $RESIDENT_TEST_MODEL, else the catalog's copy
 // in the model cache (pulled on first use). Fails the test when unavailable.
 inline std::string model_path() {
     static const std::string path = [] {
         if (const char* p = std::getenv("RESIDENT_TEST_MODEL"); p && *p) return std::string(p);
-        auto catalog = Catalog::load_default();
-        if (!catalog.is_ok()) return std::string();
-        const CatalogEntry* entry = catalog->find("smollm2-135m-instruct");
-        auto pulled = ModelCache().pull(*entry);
-        return pulled.is_ok() ? *pulled : std::string();
+        return catalog_model_path("smollm2-135m-instruct");
     }();
     EXPECT_FALSE(path.empty()) << "the test model is unavailable: run `resident models pull "
                                   "smollm2-135m-instruct` or set RESIDENT_TEST_MODEL";
+    return path;
+}
+
+// The real Gemma 3 270M model (Q4_K_M: a second architecture, and weights
+// the CPU backend repacks). Fails the test when unavailable.
+inline std::string gemma_path() {
+    static const std::string path = catalog_model_path("gemma3-270m");
+    EXPECT_FALSE(path.empty()) << "the Gemma test model is unavailable: run `resident models "
+                                  "pull gemma3-270m`";
     return path;
 }
 

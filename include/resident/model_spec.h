@@ -13,15 +13,18 @@ namespace resident {
 
 enum class Task { kGenerate, kEmbed };
 
-// How the batch engine trades speed for reproducibility.
+// What a row's text may depend on (docs/determinism.md).
 enum class Determinism {
-    // All sequences in flight share each llama_decode call. Fastest; a row's
-    // text can differ in rare late tokens depending on what else was in the
-    // batch (floating-point sums in another order; docs/determinism.md).
-    kBatched,
-    // Each sequence is decoded in calls of its own, with the same shapes as a
-    // lone predictor: a seeded row gives the same text whatever else runs.
-    kExact,
+    // The default. A seeded row's text is the same whatever else is in
+    // flight, however the rows are partitioned, on a predictor or a batch
+    // engine: kernels whose sums do not depend on the batch (flash attention
+    // off, weights not repacked), prompts decoded in the chunks a lone
+    // predictor uses, generated tokens batched across sequences.
+    kInvariant,
+    // The fastest kernels (flash attention, repacked weights) and prompts
+    // batched with other rows: a row's text can change with what shares its
+    // decode calls.
+    kFast,
 };
 
 // Where the weights of a resident model live.
@@ -71,7 +74,7 @@ struct ModelSpec {
     int32_t batch_size = 512;    // tokens per decode call (prompt chunks)
     int32_t parallel = 8;        // sequences in flight in a batch engine
     int32_t queue_capacity = 0;  // requests waiting for a slot; 0 = 2 x parallel
-    Determinism determinism = Determinism::kBatched;
+    Determinism determinism = Determinism::kInvariant;
     // A batch engine reuses the KV cells of a prompt prefix it has already
     // decoded (in another sequence in flight, or the last prompt of the slot)
     // instead of decoding it again: rows that share a system prompt or a
@@ -92,8 +95,11 @@ struct ModelSpec {
     std::string load_options_key() const;
     // The most tokens one row may use: kv_tokens when set, else ctx_size.
     int32_t row_tokens() const { return kv_tokens > 0 ? kv_tokens : ctx_size; }
-    // Whether the CPU backend repacks: weights resolved to private.
-    bool repack() const { return weights == Weights::kPrivate; }
+    // Whether the CPU backend repacks: weights resolved to private, in fast
+    // mode (private weights of an invariant model are read, not repacked).
+    bool repack() const {
+        return weights == Weights::kPrivate && determinism == Determinism::kFast;
+    }
     // Compute threads a context uses: `threads`, or the cores of the machine.
     int32_t effective_threads() const;
 };

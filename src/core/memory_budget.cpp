@@ -223,6 +223,11 @@ int count_other_mappers(const std::string& path) {
 
 WeightsChoice resolve_weights(const ModelInfo& info, const ModelSpec& spec) {
     if (!spec.use_mmap) return {Weights::kPrivate, "mmap is off"};
+    if (spec.weights == Weights::kAuto && spec.determinism == Determinism::kInvariant) {
+        return {Weights::kShared,
+                "determinism is invariant (repacked kernels sum in an order that depends on the "
+                "batch)"};
+    }
     if (spec.weights != Weights::kAuto) {
         return {spec.weights, fmt::format("weights={} was asked for", weights_name(spec.weights))};
     }

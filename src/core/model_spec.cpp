@@ -10,7 +10,7 @@ namespace resident {
 std::string_view task_name(Task task) { return task == Task::kGenerate ? "generate" : "embed"; }
 
 std::string_view determinism_name(Determinism d) {
-    return d == Determinism::kBatched ? "batched" : "exact";
+    return d == Determinism::kInvariant ? "invariant" : "fast";
 }
 
 std::string_view weights_name(Weights w) {
@@ -40,9 +40,10 @@ Result<Task> parse_task(std::string_view name) {
 }
 
 Result<Determinism> parse_determinism(std::string_view name) {
-    if (name == "batched") return Determinism::kBatched;
-    if (name == "exact") return Determinism::kExact;
-    return invalid_argument(fmt::format("unknown determinism '{}': use batched or exact", name));
+    // "exact" and "batched" are the names of release 0.1, kept for a release.
+    if (name == "invariant" || name == "exact") return Determinism::kInvariant;
+    if (name == "fast" || name == "batched") return Determinism::kFast;
+    return invalid_argument(fmt::format("unknown determinism '{}': use invariant or fast", name));
 }
 
 namespace {
@@ -81,12 +82,18 @@ Status ModelSpec::validate() const {
         return out_of_range("parallel", parallel, "1 to 256 sequences");
     if (queue_capacity < 0)
         return out_of_range("queue_capacity", queue_capacity, "0 (auto) or more");
+    if (weights == Weights::kPrivate && use_mmap && determinism == Determinism::kInvariant) {
+        return invalid_argument(
+            "weights = private repacks the weights into layouts whose sums depend on the batch, "
+            "which determinism = invariant rules out: use weights auto or shared, or "
+            "determinism fast");
+    }
     return Status::ok();
 }
 
 std::string ModelSpec::load_options_key() const {
-    return fmt::format("engine={};mmap={};weights={};gpu_layers={}", engine, use_mmap,
-                       weights_name(weights), gpu_layers);
+    return fmt::format("engine={};mmap={};weights={};repack={};gpu_layers={}", engine, use_mmap,
+                       weights_name(weights), repack(), gpu_layers);
 }
 
 int32_t ModelSpec::effective_threads() const {

@@ -44,7 +44,7 @@ int fail(const Status& st) {
 
 // Options that shape the model spec, shared by run and inspect.
 struct SpecFlags {
-    std::string determinism = "batched";
+    std::string determinism{determinism_name(ModelSpec{}.determinism)};
     std::string memory_limit;
     std::string memory_budget;
     std::string weights = "auto";
@@ -72,20 +72,22 @@ struct SpecFlags {
         app.add_option("--gpu-layers", spec.gpu_layers, "layers to offload to a GPU (-1 = all)")
             ->capture_default_str();
         app.add_option("--determinism", determinism,
-                       "batched (fastest) or exact (same text whatever else is in flight)")
+                       "invariant (a seeded row's text never depends on what else is in flight) "
+                       "or fast (fastest kernels; text may change with the batch)")
             ->capture_default_str();
         app.add_option("--memory-budget", memory_budget,
                        "native memory this process may use for models and contexts, e.g. 6G "
                        "(default: RESIDENT_MEMORY_BUDGET, the cgroup limit, else the machine)");
         app.add_option("--memory-limit", memory_limit, "the same, for this model only");
         app.add_option("--weights", weights,
-                       "auto, shared (mapped, one copy per machine) or private (repacked, faster)")
+                       "auto, shared (mapped, one copy per machine) or private (repacked, faster; "
+                       "needs --determinism fast)")
             ->capture_default_str();
         app.add_flag("--no-mmap", no_mmap,
                      "read the weights into private memory instead of mapping");
         app.add_flag("--no-repack", no_repack, "the same as --weights shared");
         app.add_flag("--no-prefix-reuse", no_prefix_reuse,
-                     "decode every prompt in full, even a prefix already decoded (batched)");
+                     "decode every prompt in full, even a prefix already decoded");
     }
 
     Status apply(ModelSpec& spec) const {
@@ -141,7 +143,11 @@ Status write_summary(const JobSummary& s, const JobOptions& o) {
         {"budget_bytes", s.budget_bytes},
         {"budget_source", s.budget_source},
         {"budget_peak_bytes", s.budget_peak_bytes},
+        // What the rows' text may depend on: the mode, and in every mode the
+        // CPU variant (its kernels sum in their own order).
+        {"determinism", determinism_name(o.spec.determinism)},
     };
+    if (auto info = system_info(); info.is_ok()) j["cpu_variant"] = info->cpu_variant;
     std::ofstream out(o.summary_path);
     out << j.dump(2) << '\n';
     if (!out) return invalid_argument(fmt::format("cannot write summary '{}'", o.summary_path));

@@ -184,9 +184,11 @@ void LlamaBatchEngine::reuse_prefix(Slot& slot) {
     const std::vector<llama_token>& prompt = slot.seq->prompt();
     // The last prompt token is always decoded: its logits give the first token.
     const int32_t most = slot.seq->n_prompt() - 1;
-    // Exact mode reuses whole prompt chunks only, so that the rest is decoded
-    // in the very chunks a lone predictor decodes: the same text, bit for bit.
-    const int32_t unit = options_.determinism == Determinism::kExact ? solo_batch_.capacity() : 1;
+    // Invariant mode reuses whole prompt chunks only, so that the rest is
+    // decoded in the very chunks a lone predictor decodes: the same text, bit
+    // for bit.
+    const int32_t unit =
+        options_.determinism == Determinism::kInvariant ? solo_batch_.capacity() : 1;
     // Another stream's cells come by copying the whole stream: worth it for a
     // long prefix only. The slot's own cells cost nothing.
     const int32_t min_copy = std::max(32, ctx_.cells / 16);
@@ -254,8 +256,8 @@ void LlamaBatchEngine::run() {
                                            [](const Slot& s) { return s.seq != nullptr; });
             drop_interrupted();
             if (!admit(idle)) continue;  // woken by close(), or a spurious wake
-            if (options_.determinism == Determinism::kExact) {
-                step_exact();
+            if (options_.determinism == Determinism::kInvariant) {
+                step_invariant();
             } else {
                 step_batched();
             }
@@ -315,44 +317,52 @@ void LlamaBatchEngine::step_batched() {
     sample_outputs();
 }
 
-void LlamaBatchEngine::step_exact() {
+void LlamaBatchEngine::step_invariant() {
+    // A new prompt is decoded alone, in the chunks a lone predictor uses: a
+    // prompt split among other rows' tokens would go through other kernel
+    // shapes. Its first token is sampled at once (the next decode overwrites
+    // its logits).
     for (Slot& slot : slots_) {
         slot.output = -1;
-        if (!slot.seq) continue;
-        Status st = slot.seq->interrupted();
-        if (!st.is_ok()) {
-            finish(slot, st);
-            continue;
-        }
-        if (slot.prompt_done < slot.seq->n_prompt()) {
-            auto out = decode_prompt(ctx_.ctx.get(), solo_batch_, slot.seq->prompt(),
-                                     slot.prompt_done, slot.id);
-            st = out.status();
-            if (out.is_ok()) slot.output = *out;
-            std::lock_guard lock(stats_mu_);
-            stats_.prompt_tokens += slot.seq->n_prompt() - slot.prompt_done;
-            slot.prompt_done = slot.seq->n_prompt();
-        } else {
-            solo_batch_.clear();
-            slot.output =
-                solo_batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
-            st = decode_status(llama_decode(ctx_.ctx.get(), solo_batch_.get()), 1);
-        }
+        if (!slot.seq || slot.prompt_done >= slot.seq->n_prompt()) continue;
+        auto out = decode_prompt(ctx_.ctx.get(), solo_batch_, slot.seq->prompt(), slot.prompt_done,
+                                 slot.id);
         for (Slot& s : slots_) s.copy_pending = false;  // applied by that decode
         {
             std::lock_guard lock(stats_mu_);
+            stats_.prompt_tokens += slot.seq->n_prompt() - slot.prompt_done;
             ++stats_.decode_calls;
-            stats_.max_in_flight = std::max(stats_.max_in_flight, 1);
         }
-        if (!st.is_ok()) {
-            finish(slot, st);
+        slot.prompt_done = slot.seq->n_prompt();
+        if (!out.is_ok()) {
+            finish(slot, out.status());
             continue;
         }
-        // Sample now: the next slot's decode overwrites this one's logits.
-        if (slot.seq->sample(ctx_.ctx.get(), slot.output)) finish(slot, slot.seq->take_result());
+        if (slot.seq->sample(ctx_.ctx.get(), *out)) finish(slot, slot.seq->take_result());
         std::lock_guard lock(stats_mu_);
         ++stats_.generated_tokens;
     }
+    // Then every sequence past its prompt decodes its last token, all in one
+    // call: one row each, whose sums do not depend on the others.
+    batch_.clear();
+    int32_t in_flight = 0;
+    for (Slot& slot : slots_) {
+        if (!slot.seq) continue;
+        slot.output = batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
+        ++in_flight;
+    }
+    if (in_flight == 0) return;
+    const Status st = decode_status(llama_decode(ctx_.ctx.get(), batch_.get()), batch_.size());
+    {
+        std::lock_guard lock(stats_mu_);
+        ++stats_.decode_calls;
+        stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight);
+    }
+    if (!st.is_ok()) {
+        fail_active(st);
+        return;
+    }
+    sample_outputs();
 }
 
 void LlamaBatchEngine::sample_outputs() {

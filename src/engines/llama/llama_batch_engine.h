@@ -60,14 +60,14 @@ class LlamaBatchEngine final : public BatchEngine {
     bool admit(bool wait);
     void place(Slot& slot, Pending pending);
     // Starts the slot's new prompt from the longest prefix whose KV cells an
-    // engine stream holds (batched mode, spec.prefix_reuse).
+    // engine stream holds (spec.prefix_reuse).
     void reuse_prefix(Slot& slot);
     // Forgets every kept prompt (the KV cells are gone or not trusted).
     void forget_kept();
     // With no sequence in flight: a context whose sequences hold `need` cells.
     Status grow(int32_t need);
-    void step_batched();
-    void step_exact();
+    void step_batched();    // fast mode
+    void step_invariant();  // invariant mode
     void sample_outputs();
     void finish(Slot& slot, Result<Generation> result);
     void fail_active(const Status& status);
@@ -78,8 +78,8 @@ class LlamaBatchEngine final : public BatchEngine {
     // Taken from the queue but waiting for cells: the sequences in flight
     // finish, then the context grows for it. Engine thread only.
     std::optional<Pending> held_;
-    Batch batch_;              // all sequences together (batched mode)
-    Batch solo_batch_;         // one sequence, predictor-sized (exact mode)
+    Batch batch_;              // all sequences together
+    Batch solo_batch_;         // one prompt, predictor-sized (invariant mode)
     std::vector<Slot> slots_;  // engine thread only
     BoundedQueue<Pending> queue_;
     std::atomic<bool> stopping_{false};

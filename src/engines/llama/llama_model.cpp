@@ -168,6 +168,13 @@ Result<SizedContext> LlamaModel::new_context(const ModelSpec& options, int32_t n
     // One KV stream per sequence: attention never scans other rows' cells,
     // and a row's cells are laid out the same whatever else runs.
     p.kv_unified = false;
+    // The CPU backend's flash attention takes other paths by the rows of a
+    // sequence in one call (tiled from 64) and by the streams in it (the KV
+    // split across threads for a lone stream): the sums, and so a row's
+    // text, would depend on the batch. The plain attention's sums do not.
+    p.flash_attn_type = options.determinism == Determinism::kInvariant
+                            ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                            : LLAMA_FLASH_ATTN_TYPE_AUTO;
     p.no_perf = true;
     LogCapture capture;
     ContextPtr ctx(llama_init_from_model(model_.get(), p));

@@ -27,7 +27,7 @@ class LlamaPredictor final : public Predictor {
 // Decodes the prompt `tokens` of sequence `seq` (token i at position i) from
 // token `from` on, in chunks that start at multiples of `batch.capacity()`,
 // asking for the logits of the last token only. Shared by the predictor and
-// the exact mode of the batch engine, so that both feed llama.cpp the same
+// the invariant mode of the batch engine, so that both feed llama.cpp the same
 // shapes: a prompt continued from a reused prefix of whole chunks (`from` a
 // multiple of the capacity) is decoded exactly as it would be from 0.
 // Returns the batch index of the last token's output. Errors: Internal when

@@ -146,7 +146,7 @@ public final class ModelSpec implements Serializable {
     private int batchSize = 512;
     private int parallel = 8;
     private int queueCapacity = 0;
-    private String determinism = "batched";
+    private String determinism = "invariant";
     private boolean prefixReuse = true;
     private long seed = 42;
     private long memoryLimitBytes = 0;
@@ -233,7 +233,10 @@ public final class ModelSpec implements Serializable {
       return this;
     }
 
-    /** {@code batched} (default, fastest) or {@code exact} (equal to a lone predictor). */
+    /**
+     * {@code invariant} (default: a seeded row's text is the same whatever else is in flight) or
+     * {@code fast} (fastest kernels; the text can change with the batch).
+     */
     public Builder determinism(String determinism) {
       this.determinism = determinism;
       return this;

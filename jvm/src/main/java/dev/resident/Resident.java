@@ -35,14 +35,6 @@ public final class Resident {
   }
 
   /**
-   * A handle to the resident model for {@code spec}, loading it on first use; concurrent first
-   * calls do one load. Close the handle when done; the model stays resident.
-   *
-   * @throws ResidentException NOT_FOUND (no such file or catalog name), DATA_LOSS (corrupt file),
-   *     RESOURCE_EXHAUSTED (not enough memory), INVALID_ARGUMENT (bad spec), UNAVAILABLE (the model
-   *     could not be fetched)
-   */
-  /**
    * Checks a spec and a request's settings (sampling, timeout) by the engine's own rules, without
    * loading anything: call it before any work. Throws INVALID_ARGUMENT naming the field, its value
    * and the valid range.
@@ -51,6 +43,14 @@ public final class Resident {
     NativeBridge.validate(Json.write(spec.toMap()), Json.write(request.toMap()));
   }
 
+  /**
+   * A handle to the resident model for {@code spec}, loading it on first use; concurrent first
+   * calls do one load. Close the handle when done; the model stays resident.
+   *
+   * @throws ResidentException NOT_FOUND (no such file or catalog name), DATA_LOSS (corrupt file),
+   *     RESOURCE_EXHAUSTED (not enough memory), INVALID_ARGUMENT (bad spec), UNAVAILABLE (the model
+   *     could not be fetched)
+   */
   public static Model model(ModelSpec spec) {
     init();
     return new Model(spec, NativeBridge.acquire(Json.write(spec.toMap())));

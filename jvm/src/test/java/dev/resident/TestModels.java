@@ -15,6 +15,11 @@ public final class TestModels {
     return Resident.resolve("smollm2-135m-instruct");
   }
 
+  /** Gemma 3 270M (Q4_K_M): another architecture, and weights the fast mode repacks. */
+  public static String gemma() {
+    return Resident.resolve("gemma3-270m");
+  }
+
   /** A file that starts like a GGUF and then stops: a corrupt model. */
   public static Path corrupt(Path dir) throws IOException {
     Path p = dir.resolve("corrupt.gguf");

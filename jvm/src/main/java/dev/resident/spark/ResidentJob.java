@@ -50,7 +50,7 @@ public final class ResidentJob {
     String idCol = "";
     String systemPrompt = "";
     boolean chat;
-    String determinism = "batched";
+    String determinism = "invariant";
     String weights = "auto";
     int kvTokens = 0;
     double rowTimeout = 0;
@@ -78,8 +78,9 @@ public final class ResidentJob {
           "  --id-col C           column that keys each row's seed (default: the prompt)",
           "  --chat               render prompts with the model's chat template",
           "  --system TEXT        system prompt (implies --chat)",
-          "  --determinism D      batched (default) or exact",
+          "  --determinism D      invariant (default) or fast",
           "  --weights W          auto (default), shared (mapped, one copy per node) or private",
+          "                       (repacked; needs --determinism fast)",
           "  --kv-tokens N        KV cells per sequence (0 = sized to the rows)",
           "  --row-timeout S      seconds a row may take before it fails (0 = no limit)",
           "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",

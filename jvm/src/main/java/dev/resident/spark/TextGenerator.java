@@ -134,13 +134,14 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
         new Param<>(
             this,
             "determinism",
-            "batched (fastest) or exact (each row's text equal to a lone predictor's)");
+            "invariant (default: a seeded row's text never depends on the batch, partitioning"
+                + " or retries) or fast (fastest kernels; the text can change with the batch)");
     weights =
         new Param<>(
             this,
             "weights",
             "auto, shared (mapped: one copy per node) or private (repacked: faster, a copy per"
-                + " executor)");
+                + " executor; needs determinism fast)");
     kvTokens =
         new IntParam(
             this,
@@ -183,7 +184,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     setDefault(parallel, 8);
     setDefault(threads, 0);
     setDefault(ctxSize, 2048);
-    setDefault(determinism, "batched");
+    setDefault(determinism, "invariant");
     setDefault(weights, "auto");
     setDefault(kvTokens, 0);
     setDefault(memoryBudget, "");

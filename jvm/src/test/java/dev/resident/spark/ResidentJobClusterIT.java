@@ -165,9 +165,9 @@ class ResidentJobClusterIT {
 
   @Test
   void sharedStrategiesLoadOncePerExecutorAndPartitioningKeepsTheText() throws Exception {
-    JsonNode batched = submit("batched-8", "shared-batched", 8, "--determinism", "exact");
+    JsonNode batched = submit("batched-8", "shared-batched", 8);
     assertOneLoadPerExecutor(batched);
-    JsonNode batched12 = submit("batched-12", "shared-batched", 12, "--determinism", "exact");
+    JsonNode batched12 = submit("batched-12", "shared-batched", 12);
     assertOneLoadPerExecutor(batched12);
     Map<Integer, String> a = completions("batched-8");
     assertEquals(ROWS, a.size());
@@ -231,7 +231,7 @@ class ResidentJobClusterIT {
 
   @Test
   void losingAnExecutorMidJobChangesNothingInTheOutput() throws Exception {
-    String[] job = {"--determinism", "exact", "--max-tokens", "24"};
+    String[] job = {"--max-tokens", "24"}; // the default determinism: invariant
     JsonNode calm = submit("calm", "shared-batched", 8, job);
     assertEquals(ROWS, calm.path("rows_ok").asLong(), calm::toPrettyString);
     JsonNode hit =
