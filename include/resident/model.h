@@ -42,6 +42,9 @@ struct ModelInfo {
     std::string chat_template;      // empty when the file has none
     uint64_t tensor_bytes = 0;      // tensor data in the file(s)
     uint64_t repackable_bytes = 0;  // of which the CPU backend may repack
+    // Of which it repacks in invariant mode: only into layouts whose sums do
+    // not depend on the batch (AMX, where this CPU has it); 0 = none here.
+    uint64_t invariant_repackable_bytes = 0;
 };
 
 // Memory a model needs under given options, in bytes.

@@ -95,11 +95,10 @@ struct ModelSpec {
     std::string load_options_key() const;
     // The most tokens one row may use: kv_tokens when set, else ctx_size.
     int32_t row_tokens() const { return kv_tokens > 0 ? kv_tokens : ctx_size; }
-    // Whether the CPU backend repacks: weights resolved to private, in fast
-    // mode (private weights of an invariant model are read, not repacked).
-    bool repack() const {
-        return weights == Weights::kPrivate && determinism == Determinism::kFast;
-    }
+    // Whether the CPU backend repacks: weights resolved to private (in
+    // invariant mode only into batch-invariant layouts; resolve_weights
+    // resolves to shared where the model has none on this CPU).
+    bool repack() const { return weights == Weights::kPrivate; }
     // Compute threads a context uses: `threads`, or the cores of the machine.
     int32_t effective_threads() const;
 };

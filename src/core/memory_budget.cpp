@@ -223,10 +223,11 @@ int count_other_mappers(const std::string& path) {
 
 WeightsChoice resolve_weights(const ModelInfo& info, const ModelSpec& spec) {
     if (!spec.use_mmap) return {Weights::kPrivate, "mmap is off"};
-    if (spec.weights == Weights::kAuto && spec.determinism == Determinism::kInvariant) {
+    const bool invariant = spec.determinism == Determinism::kInvariant;
+    if (invariant && info.invariant_repackable_bytes == 0) {
         return {Weights::kShared,
-                "determinism is invariant (repacked kernels sum in an order that depends on the "
-                "batch)"};
+                "determinism is invariant and this CPU has no repacked layout for this model "
+                "whose sums do not depend on the batch (AMX)"};
     }
     if (spec.weights != Weights::kAuto) {
         return {spec.weights, fmt::format("weights={} was asked for", weights_name(spec.weights))};
@@ -238,11 +239,28 @@ WeightsChoice resolve_weights(const ModelInfo& info, const ModelSpec& spec) {
     const MemoryEstimate est = estimate_memory(info, as_private);
     const uint64_t copy = est.weights_private;
     const uint64_t need = est.private_total(spec.parallel);
-    if (info.repackable_bytes == 0) {
+    if ((invariant ? info.invariant_repackable_bytes : info.repackable_bytes) == 0) {
         return {Weights::kShared, "nothing in this model would be repacked"};
     }
     const BudgetInfo b = memory_budget();
     const uint64_t cap = spec.memory_limit_bytes > 0 ? spec.memory_limit_bytes : b.limit;
+    if (invariant) {
+        // The placement picks the kernels, and so the text: decide it from
+        // the settings alone (the budget's size, not what is free now), so
+        // that every executor of a job decides alike.
+        if (need > cap) {
+            return {Weights::kShared,
+                    fmt::format("determinism is invariant and a private copy ({}) and its "
+                                "contexts ({} in all) exceed the budget ({}, {})",
+                                format_bytes(copy), format_bytes(need), format_bytes(cap),
+                                spec.memory_limit_bytes > 0 ? "memory_limit_bytes" : b.source)};
+        }
+        return {Weights::kPrivate,
+                fmt::format("determinism is invariant, this CPU repacks for AMX (whose sums do "
+                            "not depend on the batch), and a private copy ({}) and its contexts "
+                            "({} in all) fit the budget ({})",
+                            format_bytes(copy), format_bytes(need), format_bytes(cap))};
+    }
     const uint64_t budget_free = cap > b.used ? cap - b.used : 0;
     const uint64_t available = available_memory_bytes();
     const int others = count_other_mappers(info.path);

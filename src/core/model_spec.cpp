@@ -82,18 +82,16 @@ Status ModelSpec::validate() const {
         return out_of_range("parallel", parallel, "1 to 256 sequences");
     if (queue_capacity < 0)
         return out_of_range("queue_capacity", queue_capacity, "0 (auto) or more");
-    if (weights == Weights::kPrivate && use_mmap && determinism == Determinism::kInvariant) {
-        return invalid_argument(
-            "weights = private repacks the weights into layouts whose sums depend on the batch, "
-            "which determinism = invariant rules out: use weights auto or shared, or "
-            "determinism fast");
-    }
     return Status::ok();
 }
 
 std::string ModelSpec::load_options_key() const {
+    // Repacked weights are laid out per mode (invariant: batch-invariant
+    // layouts only), so the mode is part of a repacked model's identity.
     return fmt::format("engine={};mmap={};weights={};repack={};gpu_layers={}", engine, use_mmap,
-                       weights_name(weights), repack(), gpu_layers);
+                       weights_name(weights),
+                       repack() ? determinism_name(determinism) : std::string_view("none"),
+                       gpu_layers);
 }
 
 int32_t ModelSpec::effective_threads() const {

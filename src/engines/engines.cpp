@@ -59,9 +59,11 @@ uint64_t MemoryEstimate::total(int32_t sequences) const {
 MemoryEstimate estimate_memory(const ModelInfo& info, const ModelSpec& spec) {
     MemoryEstimate e;
     e.weights = info.tensor_bytes;
-    e.weights_private = !spec.use_mmap  ? info.tensor_bytes
-                        : spec.repack() ? info.repackable_bytes
-                                        : 0;
+    e.weights_private = !spec.use_mmap   ? info.tensor_bytes
+                        : !spec.repack() ? 0
+                                         : (spec.determinism == Determinism::kFast
+                                                ? info.repackable_bytes
+                                                : info.invariant_repackable_bytes);
     // K and V in f16 for every layer and KV head.
     e.kv_per_token = static_cast<uint64_t>(info.n_layer) * info.n_head_kv *
                      (info.head_dim_k + info.head_dim_v) * 2;

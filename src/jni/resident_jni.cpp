@@ -322,7 +322,11 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_registrySta
         for (const ModelStats& s : registry.stats()) models.push_back(to_json(s));
         const LoadCounters process = process_load_counters();
         const BudgetInfo budget = memory_budget();
-        return to_bytes(env, {{"loads", registry.total_loads()},
+        // The CPU variant whose kernels produced this process's rows (a row's
+        // text can differ between variants: docs/determinism.md).
+        const auto system = system_info();
+        return to_bytes(env, {{"cpu_variant", system.is_ok() ? system->cpu_variant : ""},
+                              {"loads", registry.total_loads()},
                               {"load_seconds", registry.total_load_seconds()},
                               {"evictions", registry.total_evictions()},
                               {"budget_bytes", budget.limit},

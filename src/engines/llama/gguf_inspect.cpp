@@ -89,11 +89,51 @@ bool is_repackable(ggml_type t) {
            t == GGML_TYPE_Q8_0;
 }
 
+// Whether the AMX buffer type takes a weight: a 2-D matrix whose type and
+// shape its matrix product serves (mirrors its supports_op in the pinned
+// llama.cpp). Its kernels sum each output row the same way whatever the
+// number of rows in the call (docs/determinism.md), unlike CPU_REPACK's.
+bool amx_takes(ggml_type t, const int64_t* ne) {
+    int64_t align = 0;
+    switch (t) {
+        case GGML_TYPE_Q4_0:
+        case GGML_TYPE_Q4_1:
+        case GGML_TYPE_Q8_0:
+            align = 32;
+            break;
+        case GGML_TYPE_Q4_K:
+        case GGML_TYPE_Q5_K:
+        case GGML_TYPE_Q6_K:
+        case GGML_TYPE_IQ4_XS:
+            align = 256;
+            break;
+        default:
+            return false;
+    }
+    return ne[2] == 1 && ne[3] == 1 && ne[0] % align == 0 && ne[1] % 32 == 0;
+}
+
 struct PartSummary {
     uint64_t tensor_bytes = 0;
     uint64_t repackable_bytes = 0;
     uint64_t n_params = 0;
+    // For the invariant mode's repacking (AMX only): the bytes AMX takes,
+    // whether a matrix AMX declines could go to CPU_REPACK instead, and the
+    // tied output (token_embd used as the output matrix when there is none).
+    uint64_t amx_bytes = 0;
+    bool repack_risk = false;
+    bool has_output = false;
+    uint64_t token_embd_amx_bytes = 0;
+    bool token_embd_risk = false;
 };
+
+// Types the pinned llama.cpp's CPU_REPACK buffer takes on x86 (Q4_0, Q4_K,
+// IQ4_NL, MXFP4 with AVX2; Q2_K with AVX-512): a matrix of these that AMX
+// declines is repacked with batch-dependent sums.
+bool cpu_repack_type(ggml_type t) {
+    return t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q2_K ||
+           t == GGML_TYPE_IQ4_NL || t == GGML_TYPE_MXFP4;
+}
 
 // Opens one file (one split part) and checks that every tensor's data lies
 // within it.
@@ -144,6 +184,16 @@ Result<GgufPtr> open_part(const std::string& path, PartSummary& summary) {
             summary.repackable_bytes += size;
         }
         const int64_t* ne = gguf_get_tensor_ne(g.get(), i);
+        if (std::strcmp(name, "output.weight") == 0) summary.has_output = true;
+        const bool amx = amx_takes(type, ne);
+        const bool risk = !amx && cpu_repack_type(type);
+        if (std::strcmp(name, "token_embd.weight") == 0) {
+            summary.token_embd_amx_bytes = amx ? size : 0;
+            summary.token_embd_risk = risk;
+        } else {
+            summary.amx_bytes += amx ? size : 0;
+            summary.repack_risk = summary.repack_risk || risk;
+        }
         uint64_t elements = 1;
         for (int d = 0; d < GGML_MAX_DIMS; ++d) elements *= static_cast<uint64_t>(ne[d]);
         summary.n_params += elements;
@@ -231,6 +281,21 @@ Result<ModelInfo> inspect_gguf(const std::string& path) {
     info.n_params = summary.n_params;
     info.tensor_bytes = summary.tensor_bytes;
     info.repackable_bytes = summary.repackable_bytes;
+    // The invariant mode repacks only where the CPU variant's preferred
+    // repacking buffer is AMX and no matrix would fall through to CPU_REPACK
+    // (whose sums depend on the batch). Without an output matrix, token_embd
+    // is also the output matrix (a copy AMX takes).
+    const std::vector<std::string>& extra = cpu_extra_buffer_types();
+    const bool amx_first = !extra.empty() && extra.front() == "AMX" &&
+                           std::all_of(extra.begin(), extra.end(), [](const std::string& b) {
+                               return b == "AMX" || b == "CPU_REPACK";
+                           });
+    const bool tied = !summary.has_output;
+    const bool risk = summary.repack_risk || (tied && summary.token_embd_risk);
+    if (amx_first && !risk) {
+        info.invariant_repackable_bytes =
+            summary.amx_bytes + (tied ? summary.token_embd_amx_bytes : 0);
+    }
     return info;
 }
 

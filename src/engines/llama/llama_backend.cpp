@@ -179,6 +179,24 @@ const BackendState& backend_state() {
 
 Status ensure_backend() { return backend_state().status; }
 
+const std::vector<std::string>& cpu_extra_buffer_types() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        if (!ensure_backend().is_ok()) return out;
+        ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+        if (cpu == nullptr) return out;
+        auto get =
+            reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(ggml_backend_reg_get_proc_address(
+                ggml_backend_dev_backend_reg(cpu), "ggml_backend_dev_get_extra_bufts"));
+        if (get == nullptr) return out;
+        for (ggml_backend_buffer_type_t* b = get(cpu); b != nullptr && *b != nullptr; ++b) {
+            out.emplace_back(ggml_backend_buft_name(*b));
+        }
+        return out;
+    }();
+    return names;
+}
+
 Result<SystemInfo> backend_system_info() {
     const BackendState& s = backend_state();
     if (!s.status.is_ok()) return s.status;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "resident/status.h"
 #include "resident/system_info.h"
@@ -17,6 +18,11 @@ Status ensure_backend();
 
 // What ensure_backend chose. Errors: as ensure_backend.
 Result<SystemInfo> backend_system_info();
+
+// The names of the extra (repacking) weight buffer types the chosen CPU
+// variant offers, in the order llama.cpp prefers them, e.g. {"AMX",
+// "CPU_REPACK"}; empty before ensure_backend or when it failed.
+const std::vector<std::string>& cpu_extra_buffer_types();
 
 // While alive, collects the warnings and errors llama.cpp logs on this thread,
 // so a failed load can say why. Not for sharing between threads.

@@ -87,7 +87,11 @@ Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec_in) {
     RESIDENT_RETURN_IF_ERROR(ensure_backend());
     llama_model_params params = llama_model_default_params();
     params.load_mode = spec.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
-    params.use_extra_bufts = spec.repack();
+    // In invariant mode the weights are repacked only where every quantized
+    // matrix goes to AMX, whose sums do not depend on the batch
+    // (inspect_gguf decides; resolve_weights resolves to shared otherwise).
+    params.use_extra_bufts = spec.repack() && (spec.determinism == Determinism::kFast ||
+                                               info.invariant_repackable_bytes > 0);
     params.n_gpu_layers = spec.gpu_layers;
 
     LogCapture capture;

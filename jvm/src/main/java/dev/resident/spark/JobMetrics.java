@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.apache.spark.SparkContext;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
@@ -82,6 +83,12 @@ public final class JobMetrics implements Serializable {
 
     public long budgetPeakBytes;
 
+    /**
+     * The CPU variants of llama.cpp that ran the rows (a row's text can differ between variants:
+     * docs/determinism.md), comma-separated when executors differ.
+     */
+    public String cpuVariants = "";
+
     /** As a map, for JSON summaries. */
     public Map<String, Object> toMap() {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -97,6 +104,7 @@ public final class JobMetrics implements Serializable {
       m.put("evictions", evictions);
       m.put("budget_bytes", budgetBytes);
       m.put("budget_peak_bytes", budgetPeakBytes);
+      m.put("cpu_variants", cpuVariants);
       return m;
     }
 
@@ -106,7 +114,7 @@ public final class JobMetrics implements Serializable {
       return String.format(
           Locale.ROOT,
           "%s: %d tasks, rows %d ok / %d failed, tokens %d in / %d out, %d model"
-              + " loads (%.2f s), peak RSS %.1f MiB, %d evictions",
+              + " loads (%.2f s), peak RSS %.1f MiB, %d evictions, CPU variant %s",
           executorId.equals("all") ? "all executors" : "executor " + executorId,
           tasks,
           rowsOk,
@@ -116,7 +124,8 @@ public final class JobMetrics implements Serializable {
           loads,
           loadSeconds,
           peakRssBytes / 1048576.0,
-          evictions);
+          evictions,
+          cpuVariants.isEmpty() ? "-" : cpuVariants);
     }
   }
 
@@ -145,6 +154,7 @@ public final class JobMetrics implements Serializable {
       t.evictions = Math.max(t.evictions, r.evictions);
       t.budgetBytes = Math.max(t.budgetBytes, r.budgetBytes);
       t.budgetPeakBytes = Math.max(t.budgetPeakBytes, r.budgetPeakBytes);
+      t.cpuVariants = joinVariants(t.cpuVariants, r.cpuVariant);
       long[] lr = loadRange.computeIfAbsent(r.executorId, k -> new long[] {Long.MAX_VALUE, 0});
       lr[0] = Math.min(lr[0], r.loadsBefore);
       lr[1] = Math.max(lr[1], r.loadsAfter);
@@ -178,7 +188,17 @@ public final class JobMetrics implements Serializable {
       all.evictions += t.evictions;
       all.budgetBytes = Math.max(all.budgetBytes, t.budgetBytes);
       all.budgetPeakBytes = Math.max(all.budgetPeakBytes, t.budgetPeakBytes);
+      all.cpuVariants = joinVariants(all.cpuVariants, t.cpuVariants);
     }
     return all;
+  }
+
+  /** The variants in {@code a} and {@code b} (comma-separated lists), each once, sorted. */
+  private static String joinVariants(String a, String b) {
+    TreeSet<String> all = new TreeSet<>();
+    for (String s : (a + "," + b).split(",")) {
+      if (!s.isEmpty()) all.add(s);
+    }
+    return String.join(",", all);
   }
 }

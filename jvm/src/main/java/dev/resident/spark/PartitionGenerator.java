@@ -254,6 +254,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           report.evictions = end.path("evictions").asLong();
           report.budgetBytes = end.path("budget_bytes").asLong();
           report.budgetPeakBytes = end.path("budget_peak_bytes").asLong();
+          report.cpuVariant = end.path("cpu_variant").asText();
           metrics.add(report);
           LOG.info(
               "resident task {} on executor {}: rows {} ok / {} failed, tokens {} in / {} out,"

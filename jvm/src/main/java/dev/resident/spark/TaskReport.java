@@ -31,4 +31,7 @@ public final class TaskReport implements Serializable {
   public long budgetBytes;
 
   public long budgetPeakBytes;
+
+  /** The CPU variant of llama.cpp that ran this task's rows (docs/determinism.md). */
+  public String cpuVariant = "";
 }
