@@ -83,7 +83,8 @@ bool starts_with_gguf_magic(const std::string& path) {
     return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
-// Types the CPU backend repacks into interleaved layouts when allowed.
+// Types the CPU backend repacks into interleaved layouts when allowed (where
+// AMX comes first, it also takes what amx_takes says).
 bool is_repackable(ggml_type t) {
     return t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_K || t == GGML_TYPE_IQ4_NL ||
            t == GGML_TYPE_Q8_0;
@@ -111,6 +112,15 @@ bool amx_takes(ggml_type t, const int64_t* ne) {
             return false;
     }
     return ne[2] == 1 && ne[3] == 1 && ne[0] % align == 0 && ne[1] % 32 == 0;
+}
+
+// Whether the chosen CPU variant's preferred repacking buffer is AMX (then
+// CPU_REPACK only gets what AMX declines).
+bool amx_comes_first() {
+    const std::vector<std::string>& extra = cpu_extra_buffer_types();
+    return !extra.empty() && extra.front() == "AMX" &&
+           std::all_of(extra.begin(), extra.end(),
+                       [](const std::string& b) { return b == "AMX" || b == "CPU_REPACK"; });
 }
 
 struct PartSummary {
@@ -180,12 +190,12 @@ Result<GgufPtr> open_part(const std::string& path, PartSummary& summary) {
         summary.tensor_bytes += size;
         const ggml_type type = gguf_get_tensor_type(g.get(), i);
         const char* name = gguf_get_tensor_name(g.get(), i);
-        if (is_repackable(type) && std::strcmp(name, "token_embd.weight") != 0) {
-            summary.repackable_bytes += size;
-        }
         const int64_t* ne = gguf_get_tensor_ne(g.get(), i);
         if (std::strcmp(name, "output.weight") == 0) summary.has_output = true;
-        const bool amx = amx_takes(type, ne);
+        const bool amx = amx_comes_first() && amx_takes(type, ne);
+        if ((amx || is_repackable(type)) && std::strcmp(name, "token_embd.weight") != 0) {
+            summary.repackable_bytes += size;
+        }
         const bool risk = !amx && cpu_repack_type(type);
         if (std::strcmp(name, "token_embd.weight") == 0) {
             summary.token_embd_amx_bytes = amx ? size : 0;
@@ -285,14 +295,9 @@ Result<ModelInfo> inspect_gguf(const std::string& path) {
     // repacking buffer is AMX and no matrix would fall through to CPU_REPACK
     // (whose sums depend on the batch). Without an output matrix, token_embd
     // is also the output matrix (a copy AMX takes).
-    const std::vector<std::string>& extra = cpu_extra_buffer_types();
-    const bool amx_first = !extra.empty() && extra.front() == "AMX" &&
-                           std::all_of(extra.begin(), extra.end(), [](const std::string& b) {
-                               return b == "AMX" || b == "CPU_REPACK";
-                           });
     const bool tied = !summary.has_output;
     const bool risk = summary.repack_risk || (tied && summary.token_embd_risk);
-    if (amx_first && !risk) {
+    if (amx_comes_first() && !risk) {
         info.invariant_repackable_bytes =
             summary.amx_bytes + (tied ? summary.token_embd_amx_bytes : 0);
     }
