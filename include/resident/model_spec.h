@@ -18,8 +18,8 @@ enum class Determinism {
     // The default. A seeded row's text is the same whatever else is in
     // flight, however the rows are partitioned, on a predictor or a batch
     // engine: kernels whose sums do not depend on the batch (flash attention
-    // off, weights not repacked), prompts decoded in the chunks a lone
-    // predictor uses, generated tokens batched across sequences.
+    // off, weights repacked only for AMX), prompts decoded in the chunks a
+    // lone predictor uses, generated tokens batched across sequences.
     kInvariant,
     // The fastest kernels (flash attention, repacked weights) and prompts
     // batched with other rows: a row's text can change with what shares its

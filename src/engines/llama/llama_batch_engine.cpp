@@ -342,27 +342,11 @@ void LlamaBatchEngine::step_invariant() {
         std::lock_guard lock(stats_mu_);
         ++stats_.generated_tokens;
     }
-    // Then every sequence past its prompt decodes its last token, all in one
-    // call: one row each, whose sums do not depend on the others.
-    batch_.clear();
-    int32_t in_flight = 0;
-    for (Slot& slot : slots_) {
-        if (!slot.seq) continue;
-        slot.output = batch_.add(slot.seq->last_token(), slot.seq->next_pos(), slot.id, true);
-        ++in_flight;
+    // Then every sequence, now past its prompt, decodes its last token, all
+    // in one call: one row each, whose sums do not depend on the others.
+    if (std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.seq != nullptr; })) {
+        step_batched();
     }
-    if (in_flight == 0) return;
-    const Status st = decode_status(llama_decode(ctx_.ctx.get(), batch_.get()), batch_.size());
-    {
-        std::lock_guard lock(stats_mu_);
-        ++stats_.decode_calls;
-        stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight);
-    }
-    if (!st.is_ok()) {
-        fail_active(st);
-        return;
-    }
-    sample_outputs();
 }
 
 void LlamaBatchEngine::sample_outputs() {

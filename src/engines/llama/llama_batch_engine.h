@@ -66,7 +66,7 @@ class LlamaBatchEngine final : public BatchEngine {
     void forget_kept();
     // With no sequence in flight: a context whose sequences hold `need` cells.
     Status grow(int32_t need);
-    void step_batched();    // fast mode
+    void step_batched();    // fast mode; invariant mode once new prompts are in
     void step_invariant();  // invariant mode
     void sample_outputs();
     void finish(Slot& slot, Result<Generation> result);
