@@ -11,6 +11,9 @@
 #   tsan   the same build with libllama instrumented for ThreadSanitizer
 #   jdk    a JDK and Maven, for the jar
 #
+# Every part also lays out the pinned ONNX Runtime (library and headers) for
+# the image engine (third_party/onnxruntime.lock).
+#
 # Everything it downloads or builds lives under $RESIDENT_CACHE_DIR
 # (default ~/.cache/resident), never in the source tree. A second run with a
 # warm cache does no network access and no compilation.
@@ -29,7 +32,7 @@ done
 install_system_packages() {
     local wanted=(build-essential cmake ninja-build git ccache python3 python3-pip python3-venv
         nodejs npm libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-        libspdlog-dev libcsv-dev libssl-dev clang-format)
+        libspdlog-dev libcsv-dev libssl-dev clang-format libstb-dev)
     # The jar (portable flavor) is built and tested with a JDK and Maven.
     [[ " ${parts[*]} " == *" jdk "* ]] && wanted+=(openjdk-17-jdk-headless maven)
     local missing=()
@@ -147,7 +150,78 @@ build_llama() {
         die "llama.cpp build failed; see $LLAMA_HOME/build-$flavor.log"
 }
 
+# The apt mirror this machine already uses for Debian (never a host named
+# here): the first non-security URI of its sources.
+debian_mirror() {
+    [ -n "${RESIDENT_DEBIAN_MIRROR:-}" ] && { echo "$RESIDENT_DEBIAN_MIRROR"; return 0; }
+    {
+        grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' || true
+        grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+            2>/dev/null | sed -E 's/\[[^]]*\]//' | awk '{print $2}' || true
+    } | { grep -v security || true; } | head -n 1
+}
+
+# ONNX Runtime for the image engine: the library from the pinned PyPI wheel,
+# the C/C++ headers from the pinned Debian package (third_party/onnxruntime.lock).
+fetch_onnxruntime() {
+    [ -f "$ORT_HOME/.resident-verified" ] && return 0
+    local dl="$RESIDENT_CACHE_DIR/downloads" tmp
+    mkdir -p "$dl" "$(dirname "$ORT_HOME")"
+    if ! check_sha256 "$dl/$ORT_WHEEL" "$ORT_WHEEL_SHA256" 2>/dev/null; then
+        log "fetching ONNX Runtime $ORT_VERSION (PyPI wheel)"
+        python3 -m pip download --no-deps --only-binary=:all: --disable-pip-version-check -q \
+            --python-version 3.11 --implementation cp --abi cp311 \
+            --platform manylinux_2_28_x86_64 -d "$dl" "onnxruntime==$ORT_VERSION" >&2
+        check_sha256 "$dl/$ORT_WHEEL" "$ORT_WHEEL_SHA256"
+    fi
+    local deb="$dl/${ORT_HEADERS_PACKAGE}_${ORT_HEADERS_VERSION}_amd64.deb"
+    if ! check_sha256 "$deb" "$ORT_HEADERS_SHA256" 2>/dev/null; then
+        local mirror apt="$dl/apt-$ORT_HEADERS_SUITE"
+        mirror=$(debian_mirror)
+        [ -n "$mirror" ] || die "no Debian mirror in /etc/apt sources to fetch $ORT_HEADERS_PACKAGE from; set RESIDENT_DEBIAN_MIRROR"
+        log "fetching the ONNX Runtime headers ($ORT_HEADERS_PACKAGE $ORT_HEADERS_VERSION, Debian $ORT_HEADERS_SUITE)"
+        mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $ORT_HEADERS_SUITE main" >"$apt/sources.list"
+        local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Dir::State::status=/dev/null
+            -o APT::Sandbox::User=root -q)
+        apt-get "${opts[@]}" update >"$apt/update.log" 2>&1 || die "apt-get update ($ORT_HEADERS_SUITE) failed; see $apt/update.log"
+        (cd "$dl" && apt-get "${opts[@]}" download "$ORT_HEADERS_PACKAGE=$ORT_HEADERS_VERSION" >"$apt/download.log" 2>&1) ||
+            die "apt-get download $ORT_HEADERS_PACKAGE failed; see $apt/download.log"
+        rm -rf "$apt"
+        check_sha256 "$deb" "$ORT_HEADERS_SHA256"
+    fi
+    tmp=$(mktemp -d "$ORT_HOME.tmp.XXXXXX")
+    mkdir -p "$tmp/lib" "$tmp/licenses" "$tmp/deb"
+    python3 - "$dl/$ORT_WHEEL" "$ORT_WHEEL_MEMBER" "$tmp" <<'PY'
+import shutil, sys, zipfile
+wheel, member, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    names = z.namelist()
+    pick = {member: "lib/libonnxruntime.so.1"}
+    for n in names:
+        if n.endswith("/LICENSE") and n.count("/") == 1:
+            pick[n] = "licenses/onnxruntime-LICENSE"
+        if n == "onnxruntime/ThirdPartyNotices.txt":
+            pick[n] = "licenses/onnxruntime-ThirdPartyNotices.txt"
+    for src, dst in pick.items():
+        with z.open(src) as i, open(f"{out}/{dst}", "wb") as o:
+            shutil.copyfileobj(i, o)
+PY
+    chmod 755 "$tmp/lib/libonnxruntime.so.1"
+    dpkg-deb -x "$deb" "$tmp/deb"
+    mv "$tmp/deb/usr/include/onnxruntime" "$tmp/include"
+    cp "$tmp/deb/usr/share/doc/$ORT_HEADERS_PACKAGE/copyright" "$tmp/licenses/onnxruntime-headers-copyright"
+    rm -rf "$tmp/deb"
+    grep -q "#define ORT_API_VERSION $ORT_HEADERS_API\$" "$tmp/include/onnxruntime_c_api.h" ||
+        die "the ONNX Runtime headers are not API $ORT_HEADERS_API"
+    touch "$tmp/.resident-verified"
+    rm -rf "$ORT_HOME"
+    mv "$tmp" "$ORT_HOME"
+}
+
 install_system_packages
+with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" fetch_onnxruntime
 with_lock "$RESIDENT_CACHE_DIR/.bootstrap.lock" fetch_llama_source
 # ggml's target depends on every CPU plug-in: building it builds them all.
 for p in "${parts[@]}"; do

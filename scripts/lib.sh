@@ -10,6 +10,10 @@ source "$root/third_party/llama.cpp.lock"
 # One folder per pinned llama.cpp commit, so a new pin never reuses an old build.
 LLAMA_HOME="$RESIDENT_CACHE_DIR/llama.cpp/$LLAMA_CPP_VERSION-${LLAMA_CPP_COMMIT:0:8}"
 export LLAMA_HOME
+# shellcheck source=third_party/onnxruntime.lock
+source "$root/third_party/onnxruntime.lock"
+ORT_HOME="$RESIDENT_CACHE_DIR/onnxruntime/$ORT_VERSION-api$ORT_HEADERS_API"
+export ORT_HOME
 
 log() { printf '[resident] %s\n' "$*" >&2; }
 die() {

@@ -25,7 +25,7 @@ clang-format --dry-run --Werror "${sources[@]}"
 # and not as a test failure.
 pull_test_models() {
     local resident=$1
-    for m in smollm2-135m-instruct gemma3-270m; do
+    for m in smollm2-135m-instruct gemma3-270m efficientnet-lite0 open-nsfw; do
         "$resident" models pull "$m" >/dev/null
     done
 }

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
+#include "core/process.h"
 #include "resident/catalog.h"
 #include "resident/model_cache.h"
 #include "resident/model_spec.h"
@@ -45,6 +48,69 @@ inline std::string gemma_path() {
     EXPECT_FALSE(path.empty()) << "the Gemma test model is unavailable: run `resident models "
                                   "pull gemma3-270m`";
     return path;
+}
+
+// The ImageNet classifier (EfficientNet-Lite0, converted at pull time).
+inline std::string efficientnet_path() {
+    static const std::string path = catalog_model_path("efficientnet-lite0");
+    EXPECT_FALSE(path.empty()) << "the image test model is unavailable: run `resident models "
+                                  "pull efficientnet-lite0`";
+    return path;
+}
+
+// A real photo from scikit-image's sample data (the pinned wheel, fetched once
+// into the user cache and hash-checked): "coffee.png" (an espresso),
+// "chelsea.png" (a tabby cat), "rocket.jpg", "motorcycle_left.png",
+// "astronaut.png", "camera.png". Fails the test when unavailable.
+inline std::string test_photo(const std::string& name) {
+    static const std::string dir = []() -> std::string {
+        const char* cache = std::getenv("RESIDENT_CACHE_DIR");
+        const char* home = std::getenv("HOME");
+        const std::string root =
+            cache && *cache ? cache : std::string(home ? home : ".") + "/.cache/resident";
+        const std::string out = root + "/test-data/skimage-0.25.2";
+        if (std::filesystem::exists(out + "/.verified")) return out;
+        const std::string wheel =
+            "scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+        // Fetched aside and renamed into place: test processes run at once.
+        const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
+        std::filesystem::create_directories(tmp);
+        const std::string log = tmp + "/fetch.log";
+        auto rc = internal::run_command(
+            {"python3", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+             "--disable-pip-version-check", "--python-version", "3.11", "--implementation", "cp",
+             "--abi", "cp311", "--platform", "manylinux2014_x86_64", "--dest", tmp,
+             "scikit-image==0.25.2"},
+            log);
+        auto sha = sha256_file(tmp + "/" + wheel);
+        if (!rc.is_ok() || *rc != 0 || !sha.is_ok() ||
+            *sha != "24cc986e1f4187a12aa319f777b36008764e856e5013666a4a83f8df083c2641") {
+            return std::string();
+        }
+        rc = internal::run_command(
+            {"python3", "-c",
+             "import sys, zipfile\n"
+             "z = zipfile.ZipFile(sys.argv[1])\n"
+             "for n in z.namelist():\n"
+             "    if n.startswith('skimage/data/') and n.endswith(('.png', '.jpg')):\n"
+             "        open(sys.argv[2] + '/' + n.split('/')[-1], 'wb').write(z.read(n))\n",
+             tmp + "/" + wheel, tmp},
+            log);
+        if (!rc.is_ok() || *rc != 0) return std::string();
+        std::filesystem::remove(tmp + "/" + wheel);
+        std::ofstream(tmp + "/.verified") << "scikit-image 0.25.2\n";
+        std::error_code ec;
+        std::filesystem::rename(tmp, out, ec);  // fails harmlessly when another won
+        std::filesystem::remove_all(tmp, ec);
+        return out;
+    }();
+    EXPECT_FALSE(dir.empty()) << "the test photos (PyPI scikit-image==0.25.2) are unavailable";
+    return dir + "/" + name;
+}
+
+inline std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Compute threads per context: $RESIDENT_TEST_THREADS, else 2. The TSan preset

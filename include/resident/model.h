@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "resident/classification.h"
 #include "resident/generation.h"
 #include "resident/model_spec.h"
 #include "resident/status.h"
@@ -153,6 +154,16 @@ class Model {
     // A new batch engine with `options.parallel` sequences and its own thread.
     virtual Result<std::unique_ptr<BatchEngine>> create_batch_engine(
         const ModelSpec& options) const = 0;
+
+    // Image classifiers (task classify) only; the others say InvalidArgument.
+    // A light per-thread handle: batches of `options.parallel` images.
+    virtual Result<std::unique_ptr<Classifier>> create_classifier(const ModelSpec& options) const;
+    // A batch engine gathering images from many threads into calls of up to
+    // `options.parallel` images (queue: options.queue_capacity, 0 = 2 x parallel).
+    virtual Result<std::unique_ptr<ClassifyEngine>> create_classify_engine(
+        const ModelSpec& options) const;
+    // Classes of a classifier's output; 0 for other models.
+    virtual int32_t classes() const { return 0; }
 };
 
 // Models this process has loaded, through any registry (the shared one and

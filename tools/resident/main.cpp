@@ -1,6 +1,7 @@
 // `resident`: the batch job on one machine, without Spark, plus model tools.
 //
 //   resident run --model NAME|PATH --input FILE --output FILE [options]
+//   resident classify --model NAME|PATH --input DIR|LIST|JSONL --output FILE [options]
 //   resident inspect NAME|PATH [--ctx-size N --parallel N]
 //   resident inspect --system [--json]
 //   resident models list | pull NAME | path NAME
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "classify_job.h"
 #include "fmt/format.h"
 #include "job.h"
 #include "resident/catalog.h"
@@ -297,6 +299,39 @@ int cmd_models(const std::string& action, const std::string& name) {
     return 0;
 }
 
+void print_classify_summary(const ClassifySummary& s, const std::string& output) {
+    std::fprintf(stderr,
+                 "resident: %lld images (%lld ok, %lld failed) in %.2f s, strategy %s -> %s\n"
+                 "  model loads %lld (%.2f s)  %.1f images/s  peak RSS %s\n",
+                 static_cast<long long>(s.images), static_cast<long long>(s.images_ok),
+                 static_cast<long long>(s.images_failed), s.wall_seconds, s.strategy.c_str(),
+                 output.c_str(), static_cast<long long>(s.model_loads), s.load_seconds,
+                 s.images_per_second(), format_bytes(s.peak_rss_bytes).c_str());
+}
+
+Status write_classify_summary(const ClassifySummary& s, const ClassifyOptions& o) {
+    nlohmann::ordered_json j = {
+        {"model", s.model},
+        {"strategy", s.strategy},
+        {"batch", o.spec.parallel},
+        {"threads", o.spec.effective_threads()},
+        {"images", s.images},
+        {"images_ok", s.images_ok},
+        {"images_failed", s.images_failed},
+        {"model_loads", s.model_loads},
+        {"load_seconds", s.load_seconds},
+        {"wall_seconds", s.wall_seconds},
+        {"images_per_second", s.images_per_second()},
+        {"run_calls", s.run_calls},
+        {"max_batch", s.max_batch},
+        {"peak_rss_bytes", s.peak_rss_bytes},
+    };
+    std::ofstream out(o.summary_path);
+    out << j.dump(2) << '\n';
+    if (!out) return invalid_argument(fmt::format("cannot write summary '{}'", o.summary_path));
+    return Status::ok();
+}
+
 }  // namespace
 }  // namespace resident::cli
 
@@ -344,6 +379,41 @@ int main(int argc, char** argv) {
     run->add_option("--summary", job.summary_path, "write a JSON summary here");
     run->add_option("--progress", progress, "auto, bar, lines or none")->capture_default_str();
 
+    ClassifyOptions cls;
+    cls.spec.engine = "onnx";
+    cls.spec.task = Task::kClassify;
+    std::string cls_strategy = "batched", cls_progress = "auto";
+    auto* classify = app.add_subcommand("classify", "classify every image of a folder or list");
+    classify->add_option("-m,--model", cls.spec.source, "catalog name or .onnx path")->required();
+    classify
+        ->add_option("-i,--input", cls.input,
+                     "a folder of images (JPEG, PNG, BMP, GIF), a .txt list of paths or a "
+                     ".jsonl file of rows naming them")
+        ->required();
+    classify->add_option("-o,--output", cls.output, "JSONL file of results")->required();
+    classify->add_option("--path-field", cls.path_field, "field of .jsonl rows holding the path")
+        ->capture_default_str();
+    classify->add_option("-k,--top-k", cls.top_k, "classes per image, best first")
+        ->capture_default_str();
+    classify->add_option("-b,--batch", cls.spec.parallel, "images per inference call")
+        ->capture_default_str();
+    classify
+        ->add_option("-t,--threads", cls.spec.threads,
+                     "inference threads of the model (0 = all cores)")
+        ->capture_default_str();
+    classify
+        ->add_option("-w,--workers", cls.workers,
+                     "threads reading and decoding images (0 = all cores)")
+        ->capture_default_str();
+    classify
+        ->add_option("--strategy", cls_strategy, "batched, predictor-per-thread or per-partition")
+        ->capture_default_str();
+    classify->add_option("--partitions", cls.partitions,
+                         "partitions for per-partition (0 = one per worker)");
+    classify->add_option("--summary", cls.summary_path, "write a JSON summary here");
+    classify->add_option("--progress", cls_progress, "auto, bar, lines or none")
+        ->capture_default_str();
+
     ModelSpec inspect_spec;
     SpecFlags inspect_flags;
     bool inspect_json = false;
@@ -380,6 +450,22 @@ int main(int argc, char** argv) {
                 invalid_argument(fmt::format("models {} needs a model name", models_action)));
         }
         return cmd_models(models_action, model_name);
+    }
+
+    if (*classify) {
+        auto st = parse_strategy(cls_strategy);
+        if (!st.is_ok()) return fail(st.status());
+        cls.strategy = *st;
+        auto prog = parse_progress_mode(cls_progress);
+        if (!prog.is_ok()) return fail(prog.status());
+        cls.progress = *prog;
+        auto summary = run_classify(cls);
+        if (!summary.is_ok()) return fail(summary.status());
+        print_classify_summary(*summary, cls.output);
+        if (!cls.summary_path.empty()) {
+            if (Status s = write_classify_summary(*summary, cls); !s.is_ok()) return fail(s);
+        }
+        return 0;
     }
 
     if (Status st = run_flags.apply(job.spec); !st.is_ok()) return fail(st);

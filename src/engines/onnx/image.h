@@ -1,0 +1,27 @@
+// Image decoding and preparation for classifiers: encoded bytes (JPEG, PNG,
+// BMP, GIF) to the float tensor a model expects, as its ImagePreprocess says.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "resident/classification.h"
+
+namespace resident::internal::onnx {
+
+// The tensor of one image: `width` x `height` pixels x 3 channels, laid out
+// and normalised as the spec says (planes for NCHW, else interleaved).
+struct PreparedImage {
+    std::vector<float> values;
+    int32_t source_width = 0;  // the decoded image's size
+    int32_t source_height = 0;
+};
+
+// Decodes `bytes` and prepares a `width` x `height` input. Errors:
+// InvalidArgument naming what is wrong with the image (empty, not a
+// supported format, truncated or corrupt, over spec.max_pixels).
+Result<PreparedImage> prepare_image(std::string_view bytes, const ImagePreprocess& spec,
+                                    int32_t width, int32_t height);
+
+}  // namespace resident::internal::onnx
