@@ -3,6 +3,7 @@
 // BGR, probabilities out), through the registry, a per-thread classifier and
 // the batching engine.
 #include <gtest/gtest.h>
+#include <stb/stb_image.h>
 
 #include <algorithm>
 #include <thread>
@@ -169,6 +170,42 @@ TEST(Classify, TheBatchEngineServesManyThreadsWithTheLoneClassifiersScores) {
     EXPECT_EQ(after.get().status().code(), StatusCode::kCancelled);
 }
 
+TEST(Classify, DecodedPixelsInSparksLayoutScoreLikeTheFile) {
+    Registry registry;
+    const ModelSpec spec = classifier_spec(efficientnet_path());
+    auto model = registry.acquire(spec);
+    ASSERT_TRUE(model.is_ok());
+    auto c = (*model)->create_classifier(spec);
+    ASSERT_TRUE(c.is_ok());
+    const std::string file = read_bytes(test_photo("chelsea.png"));
+    int w = 0, h = 0, n = 0;
+    unsigned char* rgb = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(file.data()),
+                                               static_cast<int>(file.size()), &w, &h, &n, 3);
+    ASSERT_NE(rgb, nullptr);
+    ImageRequest raw;
+    raw.width = w;
+    raw.height = h;
+    raw.channels = 4;  // BGRA, as Spark's image source gives an image with alpha
+    for (int i = 0; i < w * h; ++i) {
+        raw.bytes += static_cast<char>(rgb[i * 3 + 2]);
+        raw.bytes += static_cast<char>(rgb[i * 3 + 1]);
+        raw.bytes += static_cast<char>(rgb[i * 3]);
+        raw.bytes += '\xff';
+    }
+    stbi_image_free(rgb);
+    auto from_pixels = (*c)->classify(raw);
+    auto from_file = (*c)->classify({file, 5});
+    ASSERT_TRUE(from_pixels.is_ok()) << from_pixels.status().to_string();
+    ASSERT_TRUE(from_file.is_ok());
+    expect_same(*from_pixels, *from_file, "pixels vs file");
+    EXPECT_EQ(from_pixels->width, w);
+    // Pixels that do not match their stated size fail that image only.
+    raw.height += 1;
+    auto bad = (*c)->classify(raw);
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(bad.status().message().find("bytes"), std::string::npos) << bad.status().message();
+}
+
 TEST(Classify, ConcurrentFirstUsesLoadTheModelOnce) {
     Registry registry;
     const ModelSpec spec = classifier_spec(efficientnet_path());
@@ -287,14 +324,14 @@ TEST(ImagePreprocess, LayoutChannelOrderAndNormalisationFollowTheSpec) {
     spec.resize = 0;
     spec.mean = {0, 0, 0};
     spec.std = {255, 255, 255};
-    auto nchw = internal::onnx::prepare_image(bmp, spec, 2, 2);
+    auto nchw = internal::onnx::prepare_image({bmp}, spec, 2, 2);
     ASSERT_TRUE(nchw.is_ok()) << nchw.status().to_string();
     // Planes R, G, B; pixels top-left, top-right, bottom-left, bottom-right.
     const std::vector<float> want_nchw = {1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1};
     EXPECT_EQ(nchw->values, want_nchw);
     spec.nchw = false;
     spec.bgr = true;
-    auto nhwc = internal::onnx::prepare_image(bmp, spec, 2, 2);
+    auto nhwc = internal::onnx::prepare_image({bmp}, spec, 2, 2);
     ASSERT_TRUE(nhwc.is_ok());
     const std::vector<float> want_nhwc = {0, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1};
     EXPECT_EQ(nhwc->values, want_nhwc);

@@ -58,53 +58,28 @@ inline std::string efficientnet_path() {
     return path;
 }
 
-// A real photo from scikit-image's sample data (the pinned wheel, fetched once
-// into the user cache and hash-checked): "coffee.png" (an espresso),
-// "chelsea.png" (a tabby cat), "rocket.jpg", "motorcycle_left.png",
-// "astronaut.png", "camera.png". Fails the test when unavailable.
+// A real photo from scikit-image's sample data, fetched once into the user
+// cache by scripts/test-photos.sh (the pinned wheel, hash-checked):
+// "coffee.png" (an espresso), "chelsea.png" (a tabby cat), "rocket.jpg",
+// "motorcycle_left.png", "astronaut.png", "camera.png". Fails the test when
+// unavailable.
 inline std::string test_photo(const std::string& name) {
     static const std::string dir = []() -> std::string {
-        const char* cache = std::getenv("RESIDENT_CACHE_DIR");
-        const char* home = std::getenv("HOME");
-        const std::string root =
-            cache && *cache ? cache : std::string(home ? home : ".") + "/.cache/resident";
-        const std::string out = root + "/test-data/skimage-0.25.2";
-        if (std::filesystem::exists(out + "/.verified")) return out;
-        const std::string wheel =
-            "scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
-        // Fetched aside and renamed into place: test processes run at once.
-        const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
-        std::filesystem::create_directories(tmp);
-        const std::string log = tmp + "/fetch.log";
+        const std::string out = (std::filesystem::temp_directory_path() /
+                                 ("resident-photos-" + std::to_string(::getpid())))
+                                    .string();
         auto rc = internal::run_command(
-            {"python3", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-             "--disable-pip-version-check", "--python-version", "3.11", "--implementation", "cp",
-             "--abi", "cp311", "--platform", "manylinux2014_x86_64", "--dest", tmp,
-             "scikit-image==0.25.2"},
-            log);
-        auto sha = sha256_file(tmp + "/" + wheel);
-        if (!rc.is_ok() || *rc != 0 || !sha.is_ok() ||
-            *sha != "24cc986e1f4187a12aa319f777b36008764e856e5013666a4a83f8df083c2641") {
-            return std::string();
-        }
-        rc = internal::run_command(
-            {"python3", "-c",
-             "import sys, zipfile\n"
-             "z = zipfile.ZipFile(sys.argv[1])\n"
-             "for n in z.namelist():\n"
-             "    if n.startswith('skimage/data/') and n.endswith(('.png', '.jpg')):\n"
-             "        open(sys.argv[2] + '/' + n.split('/')[-1], 'wb').write(z.read(n))\n",
-             tmp + "/" + wheel, tmp},
-            log);
-        if (!rc.is_ok() || *rc != 0) return std::string();
-        std::filesystem::remove(tmp + "/" + wheel);
-        std::ofstream(tmp + "/.verified") << "scikit-image 0.25.2\n";
+            {"bash", "-c", std::string(RESIDENT_SOURCE_DIR) + "/scripts/test-photos.sh > " + out},
+            out + ".log");
+        std::ifstream in(out);
+        std::string folder;
+        std::getline(in, folder);
         std::error_code ec;
-        std::filesystem::rename(tmp, out, ec);  // fails harmlessly when another won
-        std::filesystem::remove_all(tmp, ec);
-        return out;
+        std::filesystem::remove(out, ec);
+        std::filesystem::remove(out + ".log", ec);
+        return rc.is_ok() && *rc == 0 ? folder : std::string();
     }();
-    EXPECT_FALSE(dir.empty()) << "the test photos (PyPI scikit-image==0.25.2) are unavailable";
+    EXPECT_FALSE(dir.empty()) << "the test photos are unavailable: run scripts/test-photos.sh";
     return dir + "/" + name;
 }
 

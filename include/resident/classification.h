@@ -38,10 +38,17 @@ struct ImagePreprocess {
     std::string to_json() const;
 };
 
-// One image to classify.
+// One image to classify: an encoded file, or (channels > 0) decoded pixels.
 struct ImageRequest {
-    std::string bytes;  // the encoded file, as read from disk or a binaryFile column
+    // The encoded file, as read from disk or a binaryFile column; or, when
+    // `channels` is set, `height` rows of `width` x `channels` bytes, top row
+    // first, channels B, G, R (and A), or one grey channel: the layout of
+    // Spark's image data source.
+    std::string bytes;
     int32_t top_k = 5;  // classes returned, best first (1 to the model's classes)
+    int32_t width = 0;
+    int32_t height = 0;
+    int32_t channels = 0;  // 0 = `bytes` is an encoded file; else 1, 3 or 4
 };
 
 struct ClassScore {

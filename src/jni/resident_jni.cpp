@@ -50,6 +50,8 @@ struct ServingRef {
 };
 using PredictorRef = ServingRef<Predictor>;
 using EngineRef = ServingRef<BatchEngine>;
+using ClassifierRef = ServingRef<Classifier>;
+using ClassifyEngineRef = ServingRef<ClassifyEngine>;
 
 // Raised inside a guarded body to leave it with a Status.
 struct StatusError {
@@ -217,6 +219,47 @@ class TicketScope {
     int64_t ticket_;
 };
 
+// The images of one call: `images[i]` encoded, or decoded pixels when
+// `shapes` (width, height, channels per image; may be null) says so.
+std::vector<ImageRequest> image_requests(JNIEnv* env, jobjectArray images, jintArray shapes,
+                                         jint top_k) {
+    if (images == nullptr) throw StatusError{invalid_argument("the images are null")};
+    const jsize n = env->GetArrayLength(images);
+    std::vector<jint> dims;
+    if (shapes != nullptr) {
+        if (env->GetArrayLength(shapes) != 3 * n) {
+            throw StatusError{invalid_argument("shapes must hold 3 ints per image")};
+        }
+        dims.resize(static_cast<size_t>(3 * n));
+        env->GetIntArrayRegion(shapes, 0, 3 * n, dims.data());
+    }
+    std::vector<ImageRequest> out(static_cast<size_t>(n));
+    for (jsize i = 0; i < n; ++i) {
+        auto a = static_cast<jbyteArray>(env->GetObjectArrayElement(images, i));
+        ImageRequest& r = out[static_cast<size_t>(i)];
+        if (a != nullptr) {
+            r.bytes = bytes_of(env, a, "image");
+            env->DeleteLocalRef(a);
+        }
+        r.top_k = top_k;
+        if (!dims.empty()) {
+            r.width = dims[static_cast<size_t>(3 * i)];
+            r.height = dims[static_cast<size_t>(3 * i + 1)];
+            r.channels = dims[static_cast<size_t>(3 * i + 2)];
+        }
+    }
+    return out;
+}
+
+json classification_json(const Result<Classification>& r) {
+    if (!r.is_ok()) return {{"error", to_json(r.status())}};
+    json top = json::array();
+    for (const ClassScore& c : r->top) {
+        top.push_back({{"index", c.index}, {"label", c.label}, {"score", c.score}});
+    }
+    return {{"top", std::move(top)}, {"width", r->width}, {"height", r->height}};
+}
+
 }  // namespace
 }  // namespace resident::internal::jni
 
@@ -373,7 +416,8 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_validate(JNIEnv* 
                                                                         jbyteArray spec_json,
                                                                         jbyteArray request_json) {
     guarded<int>(env, 0, [&] {
-        spec_arg(env, spec_json);
+        spec_arg(env, spec_json);               // parsed specs are validated
+        if (request_json == nullptr) return 0;  // the spec alone
         auto request = request_from_json(json_arg(env, request_json, "generation request"));
         if (!request.is_ok()) throw StatusError{request.status()};
         if (Status st = request->validate(); !st.is_ok()) throw StatusError{st};
@@ -468,6 +512,82 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeEngine(JNIEn
         auto* engine = reinterpret_cast<EngineRef*>(handle);
         // Wakes threads waiting for queue room before the engine goes; every
         // request still queued or running completes as Cancelled.
+        if (engine != nullptr) engine->serving->shutdown();
+        delete engine;
+        return 0;
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createClassifier(
+    JNIEnv* env, jclass, jlong model_handle, jbyteArray spec_json) {
+    return create_serving<Classifier>(
+        env, model_handle, spec_json,
+        [](const Model& m, const ModelSpec& spec) { return m.create_classifier(spec); });
+}
+
+// Classifies the images on this thread, in batches of the spec's parallel;
+// a JSON array with one outcome per image, in order.
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_classify(
+    JNIEnv* env, jclass, jlong handle, jobjectArray images, jintArray shapes, jint top_k) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        Classifier& c = *ref<ClassifierRef>(handle, "classifier").serving;
+        json out = json::array();
+        for (const auto& r : c.classify_all(image_requests(env, images, shapes, top_k))) {
+            out.push_back(classification_json(r));
+        }
+        return to_bytes(env, out);
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeClassifier(JNIEnv* env, jclass,
+                                                                               jlong handle) {
+    guarded<int>(env, 0, [&] {
+        delete reinterpret_cast<ClassifierRef*>(handle);
+        return 0;
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createClassifyEngine(
+    JNIEnv* env, jclass, jlong model_handle, jbyteArray spec_json) {
+    return create_serving<ClassifyEngine>(
+        env, model_handle, spec_json,
+        [](const Model& m, const ModelSpec& spec) { return m.create_classify_engine(spec); });
+}
+
+// Submits the images to the executor's engine (which batches them with other
+// threads' images) and waits for all; one outcome per image, in order.
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_classifyEngineRun(
+    JNIEnv* env, jclass, jlong handle, jobjectArray images, jintArray shapes, jint top_k) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        ClassifyEngine& engine = *ref<ClassifyEngineRef>(handle, "classify engine").serving;
+        std::vector<std::future<Result<Classification>>> pending;
+        for (auto& r : image_requests(env, images, shapes, top_k)) {
+            pending.push_back(engine.submit(std::move(r)));
+        }
+        json out = json::array();
+        for (auto& f : pending) out.push_back(classification_json(f.get()));
+        return to_bytes(env, out);
+    });
+}
+
+JNIEXPORT jbyteArray JNICALL
+Java_dev_resident_internal_NativeBridge_classifyEngineStats(JNIEnv* env, jclass, jlong handle) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        const ClassifyEngineStats st =
+            ref<ClassifyEngineRef>(handle, "classify engine").serving->stats();
+        return to_bytes(env, {{"submitted", st.submitted},
+                              {"completed", st.completed},
+                              {"failed", st.failed},
+                              {"run_calls", st.run_calls},
+                              {"max_batch", st.max_batch}});
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeClassifyEngine(JNIEnv* env,
+                                                                                   jclass,
+                                                                                   jlong handle) {
+    guarded<int>(env, 0, [&] {
+        auto* engine = reinterpret_cast<ClassifyEngineRef*>(handle);
         if (engine != nullptr) engine->serving->shutdown();
         delete engine;
         return 0;

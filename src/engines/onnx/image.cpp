@@ -32,17 +32,17 @@ std::string_view sniff(std::string_view b) {
     return "";
 }
 
-}  // namespace
-
-Result<PreparedImage> prepare_image(std::string_view bytes, const ImagePreprocess& spec,
-                                    int32_t width, int32_t height) {
+// Decodes an encoded image to RGB, refusing it before decoding when too large.
+Result<std::unique_ptr<unsigned char, StbFree>> decode(std::string_view bytes,
+                                                       const ImagePreprocess& spec, int& w,
+                                                       int& h) {
     if (bytes.empty()) return invalid_argument("the image is empty (0 bytes)");
     if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
         return invalid_argument(fmt::format("the image is {} bytes, over 2 GiB", bytes.size()));
     }
     const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
     const int len = static_cast<int>(bytes.size());
-    int w = 0, h = 0, channels = 0;
+    int channels = 0;
     const std::string_view kind = sniff(bytes);
     if (!stbi_info_from_memory(data, len, &w, &h, &channels)) {
         if (kind.empty()) {
@@ -65,6 +65,66 @@ Result<PreparedImage> prepare_image(std::string_view bytes, const ImagePreproces
         return invalid_argument(
             fmt::format("the {} image is truncated or corrupt{}", kind, reason()));
     }
+    return pixels;
+}
+
+// Pixels from Spark's image layout (B,G,R[,A] or grey, rows top first) as RGB.
+Result<std::vector<unsigned char>> raw_rgb(const ImageRequest& r, const ImagePreprocess& spec) {
+    if (r.channels != 1 && r.channels != 3 && r.channels != 4) {
+        return invalid_argument(fmt::format(
+            "the image has {} channels: decoded pixels must have 1 (grey), 3 (BGR) or 4 (BGRA)",
+            r.channels));
+    }
+    if (r.width <= 0 || r.height <= 0) {
+        return invalid_argument(
+            fmt::format("the image is {} x {} pixels: an image source could not decode this file",
+                        r.width, r.height));
+    }
+    const int64_t pixels = static_cast<int64_t>(r.width) * r.height;
+    if (pixels > spec.max_pixels) {
+        return invalid_argument(
+            fmt::format("the image is {} x {} pixels, over the limit of {} pixels: shrink it "
+                        "or raise max_pixels",
+                        r.width, r.height, spec.max_pixels));
+    }
+    if (static_cast<int64_t>(r.bytes.size()) != pixels * r.channels) {
+        return invalid_argument(
+            fmt::format("the image's data has {} bytes, but {} x {} pixels of {} channels need {}",
+                        r.bytes.size(), r.width, r.height, r.channels, pixels * r.channels));
+    }
+    std::vector<unsigned char> rgb(static_cast<size_t>(pixels) * 3);
+    const auto* src = reinterpret_cast<const unsigned char*>(r.bytes.data());
+    for (int64_t i = 0; i < pixels; ++i) {
+        const unsigned char* p = src + i * r.channels;
+        unsigned char* q = &rgb[static_cast<size_t>(i) * 3];
+        if (r.channels == 1) {
+            q[0] = q[1] = q[2] = p[0];
+        } else {
+            q[0] = p[2];
+            q[1] = p[1];
+            q[2] = p[0];
+        }
+    }
+    return rgb;
+}
+
+}  // namespace
+
+Result<PreparedImage> prepare_image(const ImageRequest& image, const ImagePreprocess& spec,
+                                    int32_t width, int32_t height) {
+    std::unique_ptr<unsigned char, StbFree> decoded;
+    std::vector<unsigned char> raw;
+    const unsigned char* pixels_rgb = nullptr;
+    int w = 0, h = 0;
+    if (image.channels > 0) {
+        RESIDENT_ASSIGN_OR_RETURN(raw, raw_rgb(image, spec));
+        pixels_rgb = raw.data();
+        w = image.width;
+        h = image.height;
+    } else {
+        RESIDENT_ASSIGN_OR_RETURN(decoded, decode(image.bytes, spec, w, h));
+        pixels_rgb = decoded.get();
+    }
     // The crop box in source pixels: the centre of the image the model's
     // aspect, `crop` / `resize` of the shorter side (or everything).
     int bx = 0, by = 0, bw = w, bh = h;
@@ -76,7 +136,7 @@ Result<PreparedImage> prepare_image(std::string_view bytes, const ImagePreproces
         by = (h - bh) / 2;
     }
     std::vector<unsigned char> rgb(static_cast<size_t>(width) * height * 3);
-    const unsigned char* origin = pixels.get() + (static_cast<size_t>(by) * w + bx) * 3;
+    const unsigned char* origin = pixels_rgb + (static_cast<size_t>(by) * w + bx) * 3;
     if (bw == width && bh == height) {
         // Already the model's size: copied, not resampled (a filter at
         // scale 1 would still blur).

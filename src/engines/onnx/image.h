@@ -18,10 +18,11 @@ struct PreparedImage {
     int32_t source_height = 0;
 };
 
-// Decodes `bytes` and prepares a `width` x `height` input. Errors:
-// InvalidArgument naming what is wrong with the image (empty, not a
-// supported format, truncated or corrupt, over spec.max_pixels).
-Result<PreparedImage> prepare_image(std::string_view bytes, const ImagePreprocess& spec,
+// Decodes the request's image (or takes its pixels) and prepares a `width` x
+// `height` input. Errors: InvalidArgument naming what is wrong with the image
+// (empty, not a supported format, truncated or corrupt, pixels that do not
+// match their stated size, over spec.max_pixels).
+Result<PreparedImage> prepare_image(const ImageRequest& image, const ImagePreprocess& spec,
                                     int32_t width, int32_t height);
 
 }  // namespace resident::internal::onnx

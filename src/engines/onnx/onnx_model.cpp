@@ -175,7 +175,7 @@ Result<std::shared_ptr<OnnxModel>> OnnxModel::load(const ModelSpec& spec) {
 
 Result<PreparedImage> OnnxModel::prepare(const ImageRequest& request) const {
     RESIDENT_RETURN_IF_ERROR(validate_image_request(request, classes_));
-    return prepare_image(request.bytes, preprocess_, width_, height_);
+    return prepare_image(request, preprocess_, width_, height_);
 }
 
 Result<std::vector<Classification>> OnnxModel::run(const std::vector<const PreparedImage*>& images,

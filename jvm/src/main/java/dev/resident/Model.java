@@ -46,6 +46,17 @@ public final class Model implements AutoCloseable {
     return new BatchEngine(NativeBridge.createEngine(handle.get(), Json.write(options.toMap())));
   }
 
+  /** A classifier of this image model for one thread at a time; close it when done. */
+  public Classifier newClassifier(ModelSpec options) {
+    return new Classifier(NativeBridge.createClassifier(handle.get(), Json.write(options.toMap())));
+  }
+
+  /** A batching classify engine with its own thread, for images from many threads. */
+  public ClassifyEngine newClassifyEngine(ModelSpec options) {
+    return new ClassifyEngine(
+        NativeBridge.createClassifyEngine(handle.get(), Json.write(options.toMap())));
+  }
+
   @Override
   public void close() {
     handle.close();

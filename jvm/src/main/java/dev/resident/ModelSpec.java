@@ -155,13 +155,13 @@ public final class ModelSpec implements Serializable {
       this.source = source;
     }
 
-    /** The engine: {@code llama} (the only one so far). */
+    /** The engine: {@code llama} (language models) or {@code onnx} (image classifiers). */
     public Builder engine(String engine) {
       this.engine = engine;
       return this;
     }
 
-    /** {@code generate} (default) or {@code embed}. */
+    /** {@code generate} (default), {@code embed}, or {@code classify} (engine onnx). */
     public Builder task(String task) {
       this.task = task;
       return this;

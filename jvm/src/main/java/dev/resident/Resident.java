@@ -44,6 +44,13 @@ public final class Resident {
   }
 
   /**
+   * Checks a spec alone by the engine's rules (as {@link #validate(ModelSpec, GenerationRequest)}).
+   */
+  public static void validate(ModelSpec spec) {
+    NativeBridge.validate(Json.write(spec.toMap()), null);
+  }
+
+  /**
    * A handle to the resident model for {@code spec}, loading it on first use; concurrent first
    * calls do one load. Close the handle when done; the model stays resident.
    *

@@ -20,6 +20,29 @@ public final class TestModels {
     return Resident.resolve("gemma3-270m");
   }
 
+  /** EfficientNet-Lite0, the ImageNet classifier (converted to ONNX when pulled). */
+  public static String efficientnet() {
+    return Resident.resolve("efficientnet-lite0");
+  }
+
+  /** The folder of real test photos (scripts/test-photos.sh fetches them once). */
+  public static Path photos() throws IOException {
+    try {
+      Process p =
+          new ProcessBuilder("bash", "../scripts/test-photos.sh")
+              .redirectError(ProcessBuilder.Redirect.INHERIT)
+              .start();
+      String dir = new String(p.getInputStream().readAllBytes()).trim();
+      if (p.waitFor() != 0 || dir.isEmpty()) {
+        throw new IOException("scripts/test-photos.sh failed: the test photos are unavailable");
+      }
+      return Path.of(dir);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
+  }
+
   /** A file that starts like a GGUF and then stops: a corrupt model. */
   public static Path corrupt(Path dir) throws IOException {
     Path p = dir.resolve("corrupt.gguf");

@@ -52,7 +52,8 @@ public final class NativeBridge {
 
   /**
    * Checks a spec and a request's settings against the engine's rules without loading anything;
-   * throws INVALID_ARGUMENT naming the field, its value and the valid range.
+   * throws INVALID_ARGUMENT naming the field, its value and the valid range. A null request checks
+   * the spec alone.
    */
   public static native void validate(byte[] specJson, byte[] requestJson);
 
@@ -88,4 +89,25 @@ public final class NativeBridge {
   public static native byte[] engineStats(long engine);
 
   public static native void closeEngine(long engine);
+
+  public static native long createClassifier(long model, byte[] specJson);
+
+  /**
+   * Classifies images on the calling thread; {@code shapes} (3 ints per image: width, height,
+   * channels) marks decoded pixels, null when every image is a file. A JSON array, one outcome per
+   * image.
+   */
+  public static native byte[] classify(long classifier, byte[][] images, int[] shapes, int topK);
+
+  public static native void closeClassifier(long classifier);
+
+  public static native long createClassifyEngine(long model, byte[] specJson);
+
+  /** As {@link #classify}, through the batching engine shared by every thread. */
+  public static native byte[] classifyEngineRun(
+      long engine, byte[][] images, int[] shapes, int topK);
+
+  public static native byte[] classifyEngineStats(long engine);
+
+  public static native void closeClassifyEngine(long engine);
 }

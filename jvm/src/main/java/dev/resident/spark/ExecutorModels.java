@@ -2,6 +2,7 @@ package dev.resident.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.resident.BatchEngine;
+import dev.resident.ClassifyEngine;
 import dev.resident.Model;
 import dev.resident.ModelSpec;
 import dev.resident.Resident;
@@ -25,6 +26,7 @@ final class ExecutorModels {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorModels.class);
   private static final Map<ModelSpec, Model> MODELS = new ConcurrentHashMap<>();
   private static final Map<ModelSpec, BatchEngine> ENGINES = new ConcurrentHashMap<>();
+  private static final Map<ModelSpec, ClassifyEngine> CLASSIFY_ENGINES = new ConcurrentHashMap<>();
 
   private ExecutorModels() {}
 
@@ -51,13 +53,13 @@ final class ExecutorModels {
    * Sets this executor's native memory budget from the job's settings (once per value): every load
    * and context of this JVM is then checked against it, and idle models are evicted for it.
    */
-  static void applyBudget(GeneratorSettings s) {
-    if (s.memoryBudgetBytes <= 0) return;
-    String key = s.memoryBudgetBytes + "|" + s.memoryBudgetSource;
+  static void applyBudget(long bytes, String source) {
+    if (bytes <= 0) return;
+    String key = bytes + "|" + source;
     if (key.equals(budgetApplied)) return;
     synchronized (ExecutorModels.class) {
       if (key.equals(budgetApplied)) return;
-      Resident.setMemoryBudget(s.memoryBudgetBytes, s.memoryBudgetSource);
+      Resident.setMemoryBudget(bytes, source);
       budgetApplied = key;
     }
   }
@@ -65,6 +67,12 @@ final class ExecutorModels {
   /** The batch engine of this JVM for the spec (strategy shared-batched). */
   static BatchEngine engine(ModelSpec spec) {
     return ENGINES.computeIfAbsent(spec, s -> logLoad(s, () -> Resident.engine(s)));
+  }
+
+  /** The classify engine of this JVM for the spec (image models, strategy shared-batched). */
+  static ClassifyEngine classifyEngine(ModelSpec spec) {
+    return CLASSIFY_ENGINES.computeIfAbsent(
+        spec, s -> logLoad(s, () -> model(s).newClassifyEngine(s)));
   }
 
   /** The resident model of this JVM for the spec (strategy shared). */

@@ -1,6 +1,5 @@
 package dev.resident.spark;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.resident.BatchEngine;
 import dev.resident.ChatMessage;
 import dev.resident.Generation;
@@ -8,7 +7,6 @@ import dev.resident.GenerationRequest;
 import dev.resident.Model;
 import dev.resident.ModelSpec;
 import dev.resident.Predictor;
-import dev.resident.Resident;
 import dev.resident.ResidentException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -172,13 +170,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
   @Override
   public Iterator<Row> call(Iterator<Row> input) {
     TaskContext ctx = TaskContext.get();
-    TaskReport report = new TaskReport();
-    report.executorId = ExecutorResources.executorId();
-    report.partition = ctx == null ? 0 : ctx.partitionId();
-    JsonNode start = Resident.stats();
-    report.loadsBefore = start.path("process_loads").asLong();
-    report.loadSecondsBefore = start.path("process_load_seconds").asDouble();
-    long t0 = System.nanoTime();
+    TaskReport report = TaskReport.start(ctx);
 
     // Streams: keeps a window of rows in flight, yields them in input order as they complete and
     // refills as it yields, so the engine never drains at a chunk's end.
@@ -190,7 +182,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
 
       private Serving serving() {
         if (serving == null) {
-          ExecutorModels.applyBudget(settings);
+          ExecutorModels.applyBudget(settings.memoryBudgetBytes, settings.memoryBudgetSource);
           Serving s = open(settings.spec(ExecutorModels.locate(settings.model)));
           serving = s;
           if (ctx != null) {
@@ -246,15 +238,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
           reported = true;
           // Done: free this task's context (or private model) now, not at task end.
           if (serving != null) serving.close();
-          JsonNode end = Resident.stats();
-          report.loadsAfter = end.path("process_loads").asLong();
-          report.loadSecondsAfter = end.path("process_load_seconds").asDouble();
-          report.seconds = (System.nanoTime() - t0) / 1e9;
-          report.peakRssBytes = end.path("peak_rss_bytes").asLong();
-          report.evictions = end.path("evictions").asLong();
-          report.budgetBytes = end.path("budget_bytes").asLong();
-          report.budgetPeakBytes = end.path("budget_peak_bytes").asLong();
-          report.cpuVariant = end.path("cpu_variant").asText();
+          report.finish();
           metrics.add(report);
           LOG.info(
               "resident task {} on executor {}: rows {} ok / {} failed, tokens {} in / {} out,"

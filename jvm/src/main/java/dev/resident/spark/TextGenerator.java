@@ -613,10 +613,15 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
   }
 
   private static void addColumn(List<StructField> fields, String name, DataType type) {
+    addColumn("TextGenerator", fields, name, type);
+  }
+
+  /** Appends a nullable output column; {@code stage} names the transformer in the error. */
+  static void addColumn(String stage, List<StructField> fields, String name, DataType type) {
     for (StructField f : fields) {
       if (f.name().equals(name)) {
         throw new IllegalArgumentException(
-            "TextGenerator: output column '" + name + "' already exists in the data; rename it");
+            stage + ": output column '" + name + "' already exists in the data; rename it");
       }
     }
     fields.add(DataTypes.createStructField(name, type, true));

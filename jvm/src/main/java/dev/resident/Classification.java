@@ -1,0 +1,119 @@
+package dev.resident;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The outcome of classifying one image: its top classes, best first, or the error that explains why
+ * there are none (a bad image fails alone; the others are classified).
+ */
+public final class Classification {
+  /** One class of the model with its score (a probability). */
+  public static final class ClassScore {
+    private final int index;
+    private final String label;
+    private final float score;
+
+    ClassScore(int index, String label, float score) {
+      this.index = index;
+      this.label = label;
+      this.score = score;
+    }
+
+    /** The class's index in the model's output. */
+    public int index() {
+      return index;
+    }
+
+    /** The model's label, or {@code class <index>} when it has none. */
+    public String label() {
+      return label;
+    }
+
+    public float score() {
+      return score;
+    }
+
+    @Override
+    public String toString() {
+      return label + " (" + score + ")";
+    }
+  }
+
+  private final List<ClassScore> top;
+  private final int width;
+  private final int height;
+  private final ResidentException error;
+
+  private Classification(List<ClassScore> top, int width, int height, ResidentException error) {
+    this.top = top;
+    this.width = width;
+    this.height = height;
+    this.error = error;
+  }
+
+  static Classification fromJson(JsonNode j) {
+    JsonNode err = j.get("error");
+    if (err != null && !err.isNull()) {
+      return failed(
+          new ResidentException(
+              ResidentException.parseCode(err.path("code").asText()),
+              err.path("message").asText()));
+    }
+    List<ClassScore> top = new ArrayList<>();
+    for (JsonNode c : j.path("top")) {
+      top.add(
+          new ClassScore(
+              c.path("index").asInt(),
+              c.path("label").asText(),
+              (float) c.path("score").asDouble()));
+    }
+    return new Classification(
+        Collections.unmodifiableList(top), j.path("width").asInt(), j.path("height").asInt(), null);
+  }
+
+  /** An outcome that holds only an error. */
+  public static Classification failed(ResidentException error) {
+    return new Classification(List.of(), 0, 0, error);
+  }
+
+  public boolean isOk() {
+    return error == null;
+  }
+
+  /** The best class's label, or null when the image failed. */
+  public String label() {
+    return isOk() && !top.isEmpty() ? top.get(0).label() : null;
+  }
+
+  /** The best class's score, or NaN when the image failed. */
+  public float score() {
+    return isOk() && !top.isEmpty() ? top.get(0).score() : Float.NaN;
+  }
+
+  /** The top classes asked for, best first; empty when the image failed. */
+  public List<ClassScore> top() {
+    return top;
+  }
+
+  /** The decoded image's width in pixels (0 when it failed). */
+  public int width() {
+    return width;
+  }
+
+  public int height() {
+    return height;
+  }
+
+  /** Why the image has no classes, or null. */
+  public ResidentException error() {
+    return error;
+  }
+
+  @Override
+  public String toString() {
+    return isOk() ? "Classification" + top : "Classification[" + error.getMessage() + "]";
+  }
+}
