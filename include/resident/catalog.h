@@ -60,6 +60,9 @@ class Catalog {
 
     // nullptr when there is no entry of that name.
     const CatalogEntry* find(std::string_view name) const;
+    // The engine that serves a model source: its catalog entry's, else "onnx"
+    // for an .onnx path, else "llama". Front ends pick their task by it.
+    std::string engine_of(std::string_view source) const;
     const std::vector<CatalogEntry>& entries() const { return entries_; }
 
    private:

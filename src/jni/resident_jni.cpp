@@ -357,6 +357,14 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_resolve(JNI
     });
 }
 
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineOf(JNIEnv* env, jclass,
+                                                                              jbyteArray source) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        return to_bytes(
+            env, Registry::global().catalog().engine_of(bytes_of(env, source, "model source")));
+    });
+}
+
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_registryStats(JNIEnv* env,
                                                                                    jclass) {
     return guarded<jbyteArray>(env, nullptr, [&] {

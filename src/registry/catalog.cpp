@@ -106,4 +106,9 @@ const CatalogEntry* Catalog::find(std::string_view name) const {
     return nullptr;
 }
 
+std::string Catalog::engine_of(std::string_view source) const {
+    if (const CatalogEntry* e = find(source)) return e->engine;
+    return source.ends_with(".onnx") ? "onnx" : "llama";
+}
+
 }  // namespace resident

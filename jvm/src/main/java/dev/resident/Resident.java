@@ -161,6 +161,15 @@ public final class Resident {
   }
 
   /**
+   * The engine that serves a model source: {@code llama} (language models) or {@code onnx} (image
+   * classifiers), from its catalog entry, else its file's extension.
+   */
+  public static String engineOf(String source) {
+    init();
+    return Json.read(NativeBridge.engineOf(source.getBytes(StandardCharsets.UTF_8))).asText();
+  }
+
+  /**
    * What this JVM's native code runs on: the CPU, the instruction sets the OS lets it use, and the
    * CPU variant of llama.cpp chosen for it ({@code cpu_variant}), with each other variant and why
    * it was skipped ({@code variants}). The same JSON as {@code resident inspect --system --json}.

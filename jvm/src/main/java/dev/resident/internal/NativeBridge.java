@@ -40,6 +40,9 @@ public final class NativeBridge {
   /** The local path of a model source: a path as is, a catalog name pulled into the cache. */
   public static native byte[] resolve(byte[] source);
 
+  /** The engine of a model source as a JSON string: its catalog entry's, "onnx" for .onnx. */
+  public static native byte[] engineOf(byte[] source);
+
   public static native byte[] registryStats();
 
   public static native void shutdown();

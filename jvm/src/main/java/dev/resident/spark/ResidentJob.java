@@ -1,5 +1,6 @@
 package dev.resident.spark;
 
+import dev.resident.Resident;
 import dev.resident.internal.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +15,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 
 /**
  * The ready job: prompts in, completions out, for users who write no code.
@@ -56,6 +58,8 @@ public final class ResidentJob {
     double rowTimeout = 0;
     String memoryBudget = "";
     String summary;
+    int topK = 5;
+    int batchSize = 8;
   }
 
   static final String USAGE =
@@ -85,7 +89,13 @@ public final class ResidentJob {
           "  --row-timeout S      seconds a row may take before it fails (0 = no limit)",
           "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",
           "                       spark.executor.memoryOverhead where set, else the machine)",
-          "  --summary FILE       write totals and per-executor metrics as JSON");
+          "  --summary FILE       write totals and per-executor metrics as JSON",
+          "",
+          "With an image classifier (e.g. --model efficientnet-lite0, or an .onnx file) the input",
+          "is a folder of images (JPEG, PNG, BMP, GIF; searched recursively) and each output row",
+          "is a file's path, label, score, top_k classes and error:",
+          "  --top-k K            classes per image (5)",
+          "  --batch-size N       images per inference call (8)");
 
   static Options parse(String[] args) {
     Options o = new Options();
@@ -122,6 +132,8 @@ public final class ResidentJob {
           case "--row-timeout" -> o.rowTimeout = Double.parseDouble(v);
           case "--memory-budget" -> o.memoryBudget = v;
           case "--summary" -> o.summary = v;
+          case "--top-k" -> o.topK = Integer.parseInt(v);
+          case "--batch-size" -> o.batchSize = Integer.parseInt(v);
           default -> throw new UsageError("unknown option " + a);
         }
       } catch (NumberFormatException e) {
@@ -201,16 +213,70 @@ public final class ResidentJob {
         .setMemoryBudget(o.memoryBudget);
   }
 
-  static Map<String, Object> run(SparkSession spark, Options o) throws IOException {
+  /** The job's transformer for an image classifier, from its options. */
+  static ImageClassifier classifier(Options o) {
+    return new ImageClassifier()
+        .setModel(o.model)
+        .setInputCol("content")
+        .setStrategy(o.strategy)
+        .setTopK(o.topK)
+        .setBatchSize(o.batchSize)
+        .setThreads(o.threads)
+        .setMemoryBudget(o.memoryBudget);
+  }
+
+  /** Whether the job classifies images (the model is an image classifier) or generates text. */
+  static boolean classifies(Options o) {
+    return Resident.engineOf(o.model).equals("onnx");
+  }
+
+  /** Checks every option before Spark starts. */
+  static void validate(Options o) {
+    if (classifies(o)) {
+      classifier(o).validateParams();
+    } else {
+      validate(o);
+    }
+  }
+
+  static final String IMAGE_FILES = "*.{jpg,jpeg,png,bmp,gif,JPG,JPEG,PNG,BMP,GIF}";
+
+  /** Classifies a folder of images; returns the summary. */
+  static Map<String, Object> classify(SparkSession spark, Options o) throws IOException {
     long t0 = System.nanoTime();
     Dataset<Row> input =
-        JobInput.read(spark, o.input, formatOf(o.input, o.inputFormat), o.partitions);
-    TextGenerator generator = generator(o);
-    Dataset<Row> out = generator.transform(input);
-    write(out, o.output, formatOf(o.output, o.format));
+        spark
+            .read()
+            .format("binaryFile")
+            .option("pathGlobFilter", IMAGE_FILES)
+            .option("recursiveFileLookup", "true")
+            .load(o.input);
+    if (o.partitions > 0) input = input.repartition(o.partitions);
+    ImageClassifier classifier = classifier(o);
+    Dataset<Row> out = classifier.transform(input).drop("content", "modificationTime", "length");
+    String format = formatOf(o.output, o.format);
+    if (format.equals("csv")) out = out.withColumn("top_k", functions.to_json(out.col("top_k")));
+    write(out, o.output, format);
     double wall = (System.nanoTime() - t0) / 1e9;
+    JobMetrics.ExecutorTotals all = classifier.lastMetrics().total();
+    Map<String, Object> summary = summary(o, classifier.lastMetrics(), wall, input);
+    summary.put("images_per_second", wall > 0 ? (all.rowsOk + all.rowsFailed) / wall : 0);
+    finish(o, summary);
+    System.err.printf(
+        Locale.ROOT,
+        "[resident] %d images ok, %d failed, %.1f images/s, %d model loads (%.2f s), %.1f s%n",
+        all.rowsOk,
+        all.rowsFailed,
+        wall > 0 ? (all.rowsOk + all.rowsFailed) / wall : 0,
+        all.loads,
+        all.loadSeconds,
+        wall);
+    return summary;
+  }
 
-    JobMetrics m = generator.lastMetrics();
+  /** What every job's summary says: the model, strategy, rows and loads, per executor too. */
+  private static Map<String, Object> summary(
+      Options o, JobMetrics m, double wall, Dataset<Row> input) {
     JobMetrics.ExecutorTotals all = m.total();
     Map<String, Object> summary = new LinkedHashMap<>();
     summary.put("model", o.model);
@@ -220,14 +286,16 @@ public final class ResidentJob {
     summary.put("wall_seconds", wall);
     summary.put("rows_ok", all.rowsOk);
     summary.put("rows_failed", all.rowsFailed);
-    summary.put("tokens_in", all.tokensIn);
-    summary.put("tokens_out", all.tokensOut);
-    summary.put("generated_tokens_per_second", wall > 0 ? all.tokensOut / wall : 0);
     summary.put("model_loads", all.loads);
     summary.put("load_seconds", all.loadSeconds);
     List<Map<String, Object>> executors = new ArrayList<>();
     for (JobMetrics.ExecutorTotals t : m.perExecutor().values()) executors.add(t.toMap());
     summary.put("executors", executors);
+    return summary;
+  }
+
+  /** Writes the summary where --summary says. */
+  private static void finish(Options o, Map<String, Object> summary) throws IOException {
     if (o.summary != null) {
       Files.write(
           Paths.get(o.summary),
@@ -236,6 +304,24 @@ public final class ResidentJob {
               .writeValueAsString(summary)
               .getBytes(StandardCharsets.UTF_8));
     }
+  }
+
+  static Map<String, Object> run(SparkSession spark, Options o) throws IOException {
+    if (classifies(o)) return classify(spark, o);
+    long t0 = System.nanoTime();
+    Dataset<Row> input =
+        JobInput.read(spark, o.input, formatOf(o.input, o.inputFormat), o.partitions);
+    TextGenerator generator = generator(o);
+    Dataset<Row> out = generator.transform(input);
+    write(out, o.output, formatOf(o.output, o.format));
+    double wall = (System.nanoTime() - t0) / 1e9;
+
+    JobMetrics.ExecutorTotals all = generator.lastMetrics().total();
+    Map<String, Object> summary = summary(o, generator.lastMetrics(), wall, input);
+    summary.put("tokens_in", all.tokensIn);
+    summary.put("tokens_out", all.tokensOut);
+    summary.put("generated_tokens_per_second", wall > 0 ? all.tokensOut / wall : 0);
+    finish(o, summary);
     System.err.printf(
         Locale.ROOT,
         "[resident] %d rows ok, %d failed, %d tokens in, %d out, %.1f tok/s, %d model loads"
@@ -256,7 +342,7 @@ public final class ResidentJob {
     try {
       o = parse(args);
       // Every setting is checked before Spark starts: a bad one costs no cluster time.
-      generator(o).validateParams();
+      validate(o);
     } catch (IllegalArgumentException e) {
       if (e.getMessage() != null) System.err.println("error: " + e.getMessage());
       System.err.println(USAGE);

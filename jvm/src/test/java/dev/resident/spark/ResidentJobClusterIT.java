@@ -52,7 +52,7 @@ class ResidentJobClusterIT {
   /** Runs the job on the small model; returns its summary. */
   private static JsonNode submit(String name, String strategy, int partitions, String... extra)
       throws Exception {
-    return submit(name, List.of(), TestModels.small(), strategy, partitions, null, extra);
+    return submit(name, List.of(), TestModels.small(), input, strategy, partitions, null, extra);
   }
 
   /** What a test does while spark-submit runs (the driver is {@code submit}'s descendant). */
@@ -65,6 +65,7 @@ class ResidentJobClusterIT {
       String name,
       List<String> sparkOptions,
       String model,
+      Path in,
       String strategy,
       int partitions,
       During during,
@@ -98,7 +99,7 @@ class ResidentJobClusterIT {
             "--model",
             model,
             "--input",
-            input.toString(),
+            in.toString(),
             "--output",
             out.toString(),
             "--strategy",
@@ -187,6 +188,7 @@ class ResidentJobClusterIT {
             "shipped",
             List.of("--files", shipped.toString()),
             "shipped-model.gguf",
+            input,
             "shared-batched",
             2,
             null);
@@ -240,6 +242,7 @@ class ResidentJobClusterIT {
             // Tasks on the killed executor fail once and run again elsewhere.
             List.of("--conf", "spark.task.maxFailures=4"),
             TestModels.small(),
+            input,
             "shared-batched",
             8,
             ResidentJobClusterIT::killOneExecutorMidJob,
@@ -302,5 +305,53 @@ class ResidentJobClusterIT {
     JsonNode s = submit("per-partition-8", "per-partition", 8);
     assertEquals(8, s.path("model_loads").asLong(), s::toPrettyString);
     assertEquals(ROWS, s.path("rows_ok").asLong());
+  }
+
+  /** Label and score bits by file name, from an image job's JSON-lines output folder. */
+  private static Map<String, String> classes(String name) throws IOException {
+    Map<String, String> out = new TreeMap<>();
+    try (Stream<Path> files = Files.list(dir.resolve(name + ".jsonl"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().startsWith("part-")).toList()) {
+        for (String line : Files.readAllLines(f)) {
+          JsonNode j = Json.mapper().readTree(line);
+          String path = j.path("path").asText();
+          out.put(
+              path.substring(path.lastIndexOf('/') + 1),
+              j.path("error").isMissingNode()
+                  ? j.path("label").asText()
+                      + "="
+                      + Float.floatToIntBits((float) j.path("score").asDouble())
+                  : "error");
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void imageJobsLoadOncePerExecutorWhenSharedAndOncePerPartitionOtherwise() throws Exception {
+    Path photos = TestModels.photos();
+    long images;
+    try (Stream<Path> files = Files.list(photos)) {
+      images = files.filter(f -> f.toString().matches(".*\\.(png|jpg)$")).count();
+    }
+    String model = TestModels.efficientnet();
+    JsonNode batched =
+        submit("images-batched", List.of(), model, photos, "shared-batched", 6, null);
+    JsonNode executors = batched.path("executors");
+    assertEquals(2, executors.size(), batched::toPrettyString);
+    for (JsonNode e : executors) {
+      assertEquals(1, e.path("model_loads").asLong(), batched::toPrettyString);
+    }
+    assertEquals(images, batched.path("rows_ok").asLong(), batched::toPrettyString);
+    assertTrue(batched.path("images_per_second").asDouble() > 0, batched::toPrettyString);
+
+    JsonNode perPartition =
+        submit("images-per-partition", List.of(), model, photos, "per-partition", 6, null);
+    assertEquals(6, perPartition.path("model_loads").asLong(), perPartition::toPrettyString);
+    Map<String, String> a = classes("images-batched");
+    assertEquals(images, a.size());
+    assertEquals("espresso", a.get("coffee.png").split("=")[0]);
+    assertEquals(a, classes("images-per-partition"), "labels and scores whatever the strategy");
   }
 }
