@@ -7,8 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <map>
 #include <thread>
 
+#include "fmt/format.h"
 #include "resident/model_cache.h"
 #include "test_support.h"
 
@@ -302,6 +304,75 @@ TEST(Cli, InspectPrintsMetadataAndMemory) {
     EXPECT_EQ(j["quantization"], "Q4_1");
     EXPECT_TRUE(j["has_chat_template"]);
     EXPECT_EQ(j["memory"]["kv_bytes"], 2u * 1024 * 30 * 3 * (64 + 64) * 2);
+}
+
+TEST(Cli, ClassifyAFolderKeepsEveryImageInOrderAndTheStrategiesAgree) {
+    testing::ScratchDir dir;
+    const std::string photos = dir.file("photos");
+    std::filesystem::create_directories(photos + "/nested");
+    for (const char* p : {"coffee.png", "chelsea.png", "rocket.jpg"}) {
+        std::filesystem::copy_file(testing::test_photo(p), photos + "/" + p);
+    }
+    std::filesystem::copy_file(testing::test_photo("camera.png"), photos + "/nested/camera.png");
+    dir.write("photos/broken.jpg", "\xff\xd8\xff not really");
+    dir.write("photos/notes.txt", "not an image: skipped by its extension");
+    std::map<std::string, std::string> first;  // path -> label and scores
+    for (const char* strategy : {"batched", "predictor-per-thread", "per-partition"}) {
+        const std::string out = dir.file(std::string(strategy) + ".jsonl");
+        const CliRun r =
+            run(fmt::format("classify -m efficientnet-lite0 -i {} -o {} -k 3 -b 2 --strategy {} "
+                            "--progress none --summary {}",
+                            photos, out, strategy, out + ".summary"));
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const auto rows = read_jsonl(out);
+        ASSERT_EQ(rows.size(), 5u) << r.output;
+        std::map<std::string, std::string> got;
+        std::vector<std::string> order;
+        for (const auto& row : rows) {
+            const std::string path = row["path"];
+            order.push_back(path);
+            got[path] = row["error"].is_null() ? row["top_k"].dump() : "error";
+        }
+        EXPECT_TRUE(std::is_sorted(order.begin(), order.end())) << "input order: sorted paths";
+        // Sorted: broken.jpg, chelsea.png, coffee.png, nested/camera.png, rocket.jpg.
+        EXPECT_EQ(rows[2]["label"], "espresso") << rows[2].dump();
+        EXPECT_EQ(rows[2]["top_k"].size(), 3u);
+        EXPECT_NE(rows[0]["error"].get<std::string>().find("JPEG"), std::string::npos)
+            << rows[0].dump();
+        EXPECT_FALSE(rows[3]["label"].is_null()) << "a grey image in a subfolder";
+        if (first.empty()) first = got;
+        EXPECT_EQ(got, first) << strategy;
+        const auto summary = nlohmann::json::parse(testing::read_bytes(out + ".summary"));
+        EXPECT_EQ(summary["images_ok"], 4);
+        EXPECT_EQ(summary["images_failed"], 1);
+        EXPECT_EQ(summary["model_loads"], std::string(strategy) == "per-partition" ? 2 : 1)
+            << summary.dump();
+    }
+}
+
+TEST(Cli, ClassifyRefusesBadSettingsAndInputsBeforeAnyWork) {
+    testing::ScratchDir dir;
+    const std::string list = dir.write("list.txt", testing::test_photo("coffee.png") + "\n");
+    const std::string out = dir.file("out.jsonl");
+    CliRun r = run("classify -m efficientnet-lite0 -i " + list + " -o " + out + " --strategy x");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("unknown strategy"), std::string::npos) << r.output;
+    r = run("classify -m efficientnet-lite0 -i " + list + " -o " + out + " -k 0");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    r = run("classify -m efficientnet-lite0 -i " + dir.file("missing") + " -o " + out);
+    EXPECT_EQ(r.exit_code, 3) << r.output;
+    // A language model cannot classify: the job stops with a clear message.
+    r = run("classify -m " + testing::model_path() + " -i " + list + " -o " + out);
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(out));
+    // A list of paths works, relative ones from the list's folder.
+    std::filesystem::copy_file(testing::test_photo("chelsea.png"), dir.file("cat.png"));
+    const std::string rel = dir.write("rel.txt", "cat.png\n");
+    r = run("classify -m efficientnet-lite0 -i " + rel + " -o " + out + " --progress none");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto rows = read_jsonl(out);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_TRUE(rows[0]["error"].is_null()) << rows[0].dump();
 }
 
 }  // namespace
