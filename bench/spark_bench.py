@@ -9,6 +9,8 @@ beside the same rows through `resident run` (no Spark).
         --strategies shared-batched           # the Spark-vs-CLI cost on a longer job
     bench/spark_bench.py --model bench-7b --rows 16 --max-tokens 16 --runs 1 \
         --ctx-size 256                        # the brief's table with a 7B-class model
+    bench/spark_bench.py --model resnet50-bench --images 256 --parallel 8
+                                              # images: ResNet-50's shape, a folder of photos
 
 Prints, per strategy and P: model loads, total load seconds, job wall time,
 peak RSS and PSS per executor (sampled from outside every 0.25 s), the node's
@@ -107,6 +109,16 @@ def write_rows(path: Path, n: int) -> None:
                                 f"Write two sentences about {topics[i % len(topics)]} ({i})."}) + "\n")
 
 
+def write_images(folder: Path, n: int) -> None:
+    """n image files, the test photos (scripts/test-photos.sh) over and over."""
+    photos = Path(out_of([ROOT / "scripts" / "test-photos.sh"]))
+    sources = sorted(p for p in photos.iterdir() if p.suffix in (".png", ".jpg"))
+    folder.mkdir()
+    for i in range(n):
+        src = sources[i % len(sources)]
+        os.link(src, folder / f"img-{i:05d}{src.suffix}")
+
+
 def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
               strategy: str, partitions: int) -> dict:
     summary = work / f"summary-{strategy}-{partitions}.json"
@@ -116,9 +128,13 @@ def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
            "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
            "--class", "dev.resident.spark.ResidentJob", jar,
            "--model", model, "--input", rows, "--output", work / f"out-{strategy}-{partitions}.jsonl",
-           "--strategy", strategy, "--partitions", partitions, "--max-tokens", a.max_tokens,
-           "--parallel", a.parallel, "--ctx-size", a.ctx_size, "--weights", a.weights,
-           "--determinism", a.determinism, "--threads", a.threads, "--chat", "--summary", summary]
+           "--strategy", strategy, "--partitions", partitions, "--threads", a.threads,
+           "--summary", summary]
+    if a.images:
+        cmd += ["--batch-size", a.parallel]
+    else:
+        cmd += ["--max-tokens", a.max_tokens, "--parallel", a.parallel, "--ctx-size", a.ctx_size,
+                "--weights", a.weights, "--determinism", a.determinism, "--chat"]
     if a.memory_budget:
         cmd += ["--memory-budget", a.memory_budget]
     t0 = time.monotonic()
@@ -136,6 +152,14 @@ def spark_run(a, spark_home: str, jar: str, model: str, rows: Path, work: Path,
 
 def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
     summary = work / "summary-cli.json"
+    if a.images:
+        r = sh([resident, "classify", "--model", model, "--input", rows, "--output",
+                work / "out-cli.jsonl", "--batch", a.parallel, "--threads", a.executors * a.threads,
+                "--progress", "none", "--summary", summary], stdout=subprocess.DEVNULL,
+               stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            sys.exit(f"resident classify failed:\n{r.stderr[-3000:]}")
+        return json.loads(summary.read_text())
     r = sh([resident, "run", "--model", model, "--input", rows, "--output", work / "out-cli.jsonl",
             "--strategy", "batched", "--parallel", a.parallel, "--threads",
             a.executors * a.threads, "--max-tokens", a.max_tokens, "--chat",
@@ -160,6 +184,8 @@ def prepare(model: str) -> tuple[str, str, str, str]:
     if model == "bench-7b":
         return jar, spark_home, resident, out_of([sys.executable, HERE / "make_bench_model.py",
                                                   "--shape", "7b"])
+    if model == "resnet50-bench":
+        return jar, spark_home, resident, out_of([sys.executable, HERE / "make_resnet50.py"])
     if Path(model).exists():
         return jar, spark_home, resident, model
     return jar, spark_home, resident, out_of([resident, "models", "path", model])
@@ -173,7 +199,11 @@ def median_by_wall(runs: list[dict], key: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct",
-                    help="catalog name, .gguf path, or bench-7b (Llama-2-7B's shape, made and cached)")
+                    help="catalog name, .gguf or .onnx path, bench-7b (Llama-2-7B's shape, made "
+                    "and cached) or resnet50-bench (ResNet-50's shape; with --images)")
+    ap.add_argument("--images", type=int, default=0,
+                    help="classify a folder of this many images instead of generating text "
+                    "(--parallel is then the images per inference call)")
     ap.add_argument("--rows", type=int, default=64)
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--partitions", default="2,8,32")
@@ -201,8 +231,12 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="resident-spark-bench-") as tmp:
         work = Path(tmp)
-        rows = work / "rows.jsonl"
-        write_rows(rows, a.rows)
+        if a.images:
+            rows = work / "images"
+            write_images(rows, a.images)
+        else:
+            rows = work / "rows.jsonl"
+            write_rows(rows, a.rows)
         cli_runs = []
         grid = [(s, int(p)) for p in a.partitions.split(",") for s in a.strategies.split(",")]
         runs = {key: [] for key in grid}
@@ -219,12 +253,15 @@ def main() -> None:
             s["runs"] = [dict(r) for r in rs]
             results.append(s)
 
-    cli_tps = cli["generated_tokens_per_second"]
-    print(f"\n{a.rows} rows, {a.max_tokens} tokens max, model {a.model}; local-cluster"
+    rate = "images_per_second" if a.images else "generated_tokens_per_second"
+    unit = "img/s" if a.images else "tok/s"
+    cli_tps = cli[rate]
+    what = f"{a.images} images" if a.images else f"{a.rows} rows, {a.max_tokens} tokens max"
+    print(f"\n{what}, model {a.model}; local-cluster"
           f"[{a.executors},{a.executor_cores},{a.executor_memory_mb}], {a.threads} compute "
           f"thread(s) per executor; medians of {a.runs}")
     head = (f"{'strategy':16} {'P':>3} {'loads':>6} {'load s':>7} {'job s':>7} "
-            f"{'peak RSS/exec':>14} {'peak PSS/exec':>14} {'node PSS':>10} {'tok/s':>7} "
+            f"{'peak RSS/exec':>14} {'peak PSS/exec':>14} {'node PSS':>10} {unit:>7} "
             f"{'job / batched':>14}")
     print(head)
     base = {r["partitions"]: r["wall_seconds"] for r in results if r["strategy"] == "shared-batched"}
@@ -236,16 +273,16 @@ def main() -> None:
         print(f"{r['strategy']:16} {r['partitions']:>3} {r['model_loads']:>6} "
               f"{r['load_seconds']:>7.2f} {r['wall_seconds']:>7.1f} {peak:>10.0f} MiB "
               f"{pss:>10.0f} MiB {node:>6.0f} MiB "
-              f"{r['generated_tokens_per_second']:>7.1f} "
+              f"{r[rate]:>7.1f} "
               f"{r['wall_seconds'] / base[r['partitions']]:>13.2f}x")
-    print(f"\nresident run (no Spark, batched, {a.executors * a.threads} threads): "
-          f"{cli['wall_seconds']:.1f} s, {cli_tps:.1f} tok/s")
+    print(f"\nresident {'classify' if a.images else 'run'} (no Spark, batched, "
+          f"{a.executors * a.threads} threads): {cli['wall_seconds']:.1f} s, {cli_tps:.1f} {unit}")
     target = TARGET_LONG_JOB if cli["wall_seconds"] >= LONG_JOB_SECONDS else TARGET_SHORT_JOB
     batched = {r["partitions"]: r for r in results if r["strategy"] == "shared-batched"}
     for p, r in batched.items():
-        ratio = r["generated_tokens_per_second"] / cli_tps
+        ratio = r[rate] / cli_tps
         verdict = "PASS" if ratio >= target else "MISS"
-        print(f"Spark shared-batched P={p} tok/s / CLI tok/s = {ratio:.2f} "
+        print(f"Spark shared-batched P={p} {unit} / CLI {unit} = {ratio:.2f} "
               f"(target >= {target}) {verdict}")
     if 2 in batched and 32 in batched:
         ratio = batched[32]["wall_seconds"] / batched[2]["wall_seconds"]

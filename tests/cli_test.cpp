@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <map>
 #include <thread>
 
 #include "fmt/format.h"
@@ -363,8 +363,12 @@ TEST(Cli, ClassifyRefusesBadSettingsAndInputsBeforeAnyWork) {
     EXPECT_EQ(r.exit_code, 3) << r.output;
     // A language model cannot classify: the job stops with a clear message.
     r = run("classify -m " + testing::model_path() + " -i " + list + " -o " + out);
-    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("is a language model"), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(out));
+    r = run("run -m efficientnet-lite0 -i " + list + " -o " + out);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("resident classify"), std::string::npos) << r.output;
     // A list of paths works, relative ones from the list's folder.
     std::filesystem::copy_file(testing::test_photo("chelsea.png"), dir.file("cat.png"));
     const std::string rel = dir.write("rel.txt", "cat.png\n");

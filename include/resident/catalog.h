@@ -63,6 +63,9 @@ class Catalog {
     // The engine that serves a model source: its catalog entry's, else "onnx"
     // for an .onnx path, else "llama". Front ends pick their task by it.
     std::string engine_of(std::string_view source) const;
+    // InvalidArgument when `source` is known to need another engine than
+    // `engine` (a catalog entry's, or a .gguf / .onnx file's), naming the fix.
+    Status check_engine(std::string_view source, std::string_view engine) const;
     const std::vector<CatalogEntry>& entries() const { return entries_; }
 
    private:

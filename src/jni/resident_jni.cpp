@@ -424,7 +424,11 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_validate(JNIEnv* 
                                                                         jbyteArray spec_json,
                                                                         jbyteArray request_json) {
     guarded<int>(env, 0, [&] {
-        spec_arg(env, spec_json);               // parsed specs are validated
+        const ModelSpec spec = spec_arg(env, spec_json);  // parsed specs are validated
+        if (Status st = Registry::global().catalog().check_engine(spec.source, spec.engine);
+            !st.is_ok()) {
+            throw StatusError{st};
+        }
         if (request_json == nullptr) return 0;  // the spec alone
         auto request = request_from_json(json_arg(env, request_json, "generation request"));
         if (!request.is_ok()) throw StatusError{request.status()};

@@ -106,6 +106,19 @@ const CatalogEntry* Catalog::find(std::string_view name) const {
     return nullptr;
 }
 
+Status Catalog::check_engine(std::string_view source, std::string_view engine) const {
+    const bool known =
+        find(source) != nullptr || source.ends_with(".gguf") || source.ends_with(".onnx");
+    const std::string needs = engine_of(source);
+    if (!known || needs == engine) return Status::ok();
+    return invalid_argument(
+        fmt::format("model '{}' is {} (engine {}), not {}: {}", source,
+                    needs == "onnx" ? "an image classifier" : "a language model", needs,
+                    engine == "onnx" ? "an image classifier" : "a language model",
+                    needs == "onnx" ? "classify images with it (resident classify, ImageClassifier)"
+                                    : "generate text with it (resident run, TextGenerator)"));
+}
+
 std::string Catalog::engine_of(std::string_view source) const {
     if (const CatalogEntry* e = find(source)) return e->engine;
     return source.ends_with(".onnx") ? "onnx" : "llama";

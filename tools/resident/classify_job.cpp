@@ -157,6 +157,7 @@ Result<ImageRequest> request_of(const ImageRow& row, int32_t top_k) {
 
 Result<ClassifySummary> run_classify(const ClassifyOptions& o) {
     RESIDENT_RETURN_IF_ERROR(o.spec.validate());
+    RESIDENT_RETURN_IF_ERROR(Registry::global().catalog().check_engine(o.spec.source, "onnx"));
     if (o.top_k < 1) return invalid_argument(fmt::format("top_k = {}: use 1 or more", o.top_k));
     if (o.workers < 0 || o.partitions < 0) {
         return invalid_argument("workers and partitions must be 0 (automatic) or more");

@@ -286,6 +286,8 @@ Result<JobSummary> run_job(const JobOptions& options) {
     // Every setting is checked before any work: a bad one stops the job
     // (exit 2) instead of failing every row.
     RESIDENT_RETURN_IF_ERROR(options.spec.validate());
+    RESIDENT_RETURN_IF_ERROR(
+        Registry::global().catalog().check_engine(options.spec.source, options.spec.engine));
     RESIDENT_RETURN_IF_ERROR(options.sampling.validate());
     if (options.partitions < 0) {
         return invalid_argument(fmt::format(

@@ -184,6 +184,36 @@ std::string version_line() {
     return line;
 }
 
+// An image classifier: loaded (a session is the only way to read its input,
+// classes and labels), then described.
+int cmd_inspect_classifier(ModelSpec spec, const std::string& path, bool as_json) {
+    spec.engine = "onnx";
+    spec.task = Task::kClassify;
+    spec.source = path;
+    Registry registry;
+    auto model = registry.acquire(spec);
+    if (!model.is_ok()) return fail(model.status());
+    const Model& m = **model;
+    if (as_json) {
+        nlohmann::ordered_json j = {{"path", path},
+                                    {"engine", "onnx"},
+                                    {"file_bytes", m.info().file_bytes},
+                                    {"classes", m.classes()},
+                                    {"load_seconds", m.load_seconds()},
+                                    {"session", m.placement()}};
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("model          %s\n", path.c_str());
+    std::printf("engine         onnx (image classifier)\n");
+    std::printf("file size      %s\n", format_bytes(m.info().file_bytes).c_str());
+    std::printf("classes        %d\n", m.classes());
+    std::printf("session        %s\n", m.placement().c_str());
+    std::printf("load           %.2f s (with one blank image through the model)\n",
+                m.load_seconds());
+    return 0;
+}
+
 int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) {
     ModelSpec spec = spec_in;
     if (Status st = flags.apply(spec); !st.is_ok()) return fail(st);
@@ -194,6 +224,8 @@ int cmd_inspect(const ModelSpec& spec_in, const SpecFlags& flags, bool as_json) 
         std::fprintf(stderr, "resident: %.*s\n", static_cast<int>(l.size()), l.data());
     });
     if (!path.is_ok()) return fail(path.status());
+    if (catalog->engine_of(spec.source) == "onnx")
+        return cmd_inspect_classifier(spec, *path, as_json);
     auto info = inspect_model(*path, spec.engine);
     if (!info.is_ok()) return fail(info.status());
     const WeightsChoice placement = resolve_weights(*info, spec);
@@ -268,12 +300,13 @@ int cmd_models(const std::string& action, const std::string& name) {
     if (!catalog.is_ok()) return fail(catalog.status());
     ModelCache cache;
     if (action == "list") {
-        std::printf("%-24s %-8s %-8s %10s  %s\n", "NAME", "ARCH", "QUANT", "SIZE", "STATUS");
+        std::printf("%-24s %-6s %-18s %-7s %10s  %s\n", "NAME", "ENGINE", "ARCH", "QUANT", "SIZE",
+                    "STATUS");
         for (const auto& e : catalog->entries()) {
             auto path = cache.cached_path(e);
-            std::printf("%-24s %-8s %-8s %10s  %s\n", e.name.c_str(), e.architecture.c_str(),
-                        e.quantization.c_str(), format_bytes(e.size).c_str(),
-                        path ? path->c_str() : "not pulled");
+            std::printf("%-24s %-6s %-18s %-7s %10s  %s\n", e.name.c_str(), e.engine.c_str(),
+                        e.architecture.c_str(), e.quantization.c_str(),
+                        format_bytes(e.size).c_str(), path ? path->c_str() : "not pulled");
         }
         std::printf("model cache: %s\n", cache.dir().c_str());
         return 0;

@@ -532,6 +532,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
 
   /** The Param a core message is about: "top_p = 2: ..." is topP, "unknown weights ..." weights. */
   static String paramOf(String message) {
+    if (message.contains("model '")) return "model"; // e.g. a language model given to classify
     Matcher m = FIELD.matcher(message);
     if (!m.find()) return "(see the message)";
     String field = m.group(1) != null ? m.group(1) : m.group(2);

@@ -210,6 +210,11 @@ class ImageClassifierTest {
         assertThrows(
             IllegalArgumentException.class, () -> classifier().setInputCol("path").transform(in));
     assertTrue(col.getMessage().contains("binary"), col.getMessage());
+    IllegalArgumentException llm =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> classifier().setModel(TestModels.small()).transform(in));
+    assertTrue(llm.getMessage().contains("is a language model"), llm.getMessage());
   }
 
   private static byte[] read(String photo) {
