@@ -4,8 +4,8 @@ makes the ResNet-50 bench model, runs resident-classify-bench on EfficientNet-
 Lite0 and on it, and prints the images/s of Resident's onnx engine beside ONNX
 Runtime on its own, with the ratios.
 
-    bench/classify_bench.py                 # both models, batch 1 and 8, 5 rounds (~5 min on 2 cores)
-    bench/classify_bench.py --quick         # 2 rounds, fewer images per turn (~1.5 min)
+    bench/classify_bench.py           # both models, batch 1 and 8, 5 rounds (~3 min on 2 cores)
+    bench/classify_bench.py --quick   # 2 rounds, fewer images per turn (< 1 min)
     bench/classify_bench.py --models resnet50 --threads 1
 
 Standard library only; make_resnet50.py makes its own venv. A MISS (engine
@@ -115,8 +115,9 @@ def model_paths(env: dict, names: list[str]) -> dict[str, str]:
 def measure(env: dict, name: str, path: str, a, work: Path) -> dict:
     count = a.count or (QUICK_COUNT if a.quick else DEFAULT_COUNT).get(name, 24)
     out = work / f"{name}.json"
-    cmd = [env["resident_classify_bench"], "-m", path, "-t", a.threads, "-b", a.batch, "-n", count, "-r", a.rounds,
-           "--noise-limit", a.noise_limit, "--quiet-wait", a.idle_timeout, "--json", out]
+    cmd = [env["resident_classify_bench"], "-m", path, "-t", a.threads, "-b", a.batch,
+           "-n", count, "-r", a.rounds, "--noise-limit", a.noise_limit,
+           "--quiet-wait", a.idle_timeout, "--json", out]
     run_bench.wait_for_quiet(a.idle_timeout)
     with run_bench.Phase(name):
         r = run(cmd, stdout=subprocess.DEVNULL)

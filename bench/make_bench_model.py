@@ -107,8 +107,9 @@ def venv_dir() -> Path:
     return cache_dir() / "venv-bench"
 
 
-def ensure_venv_and_reexec() -> None:
-    """Runs this script again inside the bench venv, making the venv first."""
+def ensure_venv_and_reexec(script: str = __file__) -> None:
+    """Runs `script` (this one by default) again inside the bench venv, making
+    the venv first."""
     venv = venv_dir()
     py = venv / "bin" / "python"
     if Path(sys.prefix).resolve() == venv.resolve():
@@ -125,7 +126,7 @@ def ensure_venv_and_reexec() -> None:
                  "-r", str(REQUIREMENTS)],
                 check=True)
             stamp.write_text(want + "\n")
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
+    os.execv(str(py), [str(py), str(Path(script).resolve()), *sys.argv[1:]])
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from make_bench_model import REQUIREMENTS, ROOT, cache_dir, locked, log, venv_dir
+from make_bench_model import ROOT, cache_dir, ensure_venv_and_reexec, locked, log
 
 # The topology's file inside the onnx wheel, and its hash, so that a
 # different file is never filled silently.
@@ -49,28 +49,6 @@ MODEL_NAME = "resnet50-bench.onnx"
 # Bump when the generated weights or the graph edits change; kept in the
 # model's metadata, and a cached model of another version is made again.
 GENERATOR_VERSION = 1
-
-
-def ensure_venv_and_reexec() -> None:
-    """Runs this script again inside the bench venv, making the venv first
-    (the same venv and stamp as make_bench_model.py)."""
-    venv = venv_dir()
-    py = venv / "bin" / "python"
-    if Path(sys.prefix).resolve() == venv.resolve():
-        return
-    want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    stamp = venv / ".requirements-sha256"
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with locked(venv.parent / ".venv-bench.lock"):
-        if not (py.exists() and stamp.exists() and stamp.read_text().strip() == want):
-            log(f"making the venv {venv} from {REQUIREMENTS.name}")
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run(
-                [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                 "-r", str(REQUIREMENTS)],
-                check=True)
-            stamp.write_text(want + "\n")
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
 def sha256_of(path: Path) -> str:
@@ -116,17 +94,16 @@ def build(out: Path, seed: int) -> None:
     shapes: dict[str, tuple[int, ...]] = {}
     for node in g.node:
         if node.op_type == "ConstantOfShape":
-            shapes[node.output[0]] = tuple(int(d) for d in numpy_helper.to_array(inits[node.input[0]]))
+            dims = numpy_helper.to_array(inits[node.input[0]])
+            shapes[node.output[0]] = tuple(int(d) for d in dims)
     for t in g.initializer:
         if t.data_type == onnx.TensorProto.FLOAT and not t.name.endswith("__SHAPE"):
             shapes[t.name] = tuple(t.dims)
 
     def weight(name: str, shape: tuple[int, ...], role: str) -> np.ndarray:
-        if role == "conv":  # [out, in, kh, kw]
+        if role in ("conv", "fc"):  # [out, in, kh, kw]; [classes, features] (transB)
             fan_in = int(np.prod(shape[1:]))
             return rng.standard_normal(shape, dtype=np.float32) * np.float32(math.sqrt(2 / fan_in))
-        if role == "fc":  # [classes, features], transB
-            return rng.standard_normal(shape, dtype=np.float32) * np.float32(math.sqrt(2 / shape[1]))
         if role in ("bn_s", "bn_riv"):
             return np.ones(shape, dtype=np.float32)
         return np.zeros(shape, dtype=np.float32)  # bn_b, bn_rm, fc bias
@@ -249,7 +226,7 @@ def main() -> None:
         print(final)
         return
 
-    ensure_venv_and_reexec()
+    ensure_venv_and_reexec(__file__)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with locked(args.out_dir / f".{name}.lock"):
         if args.force or not final.exists() or generator_of(final) != stamp(args.seed):
