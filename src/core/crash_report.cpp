@@ -32,7 +32,7 @@ struct Line {
 Line g_lines[2];
 std::atomic<int> g_published{-1};
 
-// Executable segments of Resident's, llama's and ggml's libraries.
+// Executable segments of Resident's, llama's, ggml's and ONNX Runtime's libraries.
 struct CodeRange {
     uintptr_t begin;
     uintptr_t end;
@@ -72,7 +72,7 @@ bool is_resident_library(const char* path) {
     const char* base = std::strrchr(path, '/');
     base = base ? base + 1 : path;
     return std::strncmp(base, "libresident", 11) == 0 || std::strncmp(base, "libllama", 8) == 0 ||
-           std::strncmp(base, "libggml", 7) == 0;
+           std::strncmp(base, "libggml", 7) == 0 || std::strncmp(base, "libonnxruntime", 14) == 0;
 }
 
 int collect_range(dl_phdr_info* info, size_t, void* out) {

@@ -12,8 +12,9 @@
 namespace resident::internal {
 
 // Installs the handlers once per process. Thread-safe, idempotent. Inside a
-// JVM (`in_jvm`), only faults whose instruction lies in Resident's, llama's or
-// ggml's code are reported, since the JVM faults on purpose elsewhere.
+// JVM (`in_jvm`), only faults whose instruction lies in Resident's, llama's,
+// ggml's or ONNX Runtime's code are reported, since the JVM faults on purpose
+// elsewhere.
 void install_crash_report(bool in_jvm);
 
 // Re-reads which of Resident's libraries are mapped (after a plug-in loads), so

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/crash_report.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "nlohmann/json.hpp"
@@ -166,11 +167,19 @@ Result<std::shared_ptr<OnnxModel>> OnnxModel::load(const ModelSpec& spec) {
     }
     m->load_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    crash_report_add_model(fs::path(info.path).filename().string());
+    m->in_crash_report_ = true;
     m->placement_ =
         fmt::format("onnxruntime {} session, {} intra-op threads, input {} {}, {} classes",
                     ort_version(), spec.effective_threads(), m->preprocess_.nchw ? "NCHW" : "NHWC",
                     shape_text(m->input_shape_), m->classes_);
     return m;
+}
+
+OnnxModel::~OnnxModel() {
+    if (in_crash_report_) {
+        crash_report_remove_model(fs::path(info_.path).filename().string());
+    }
 }
 
 Result<PreparedImage> OnnxModel::prepare(const ImageRequest& request) const {

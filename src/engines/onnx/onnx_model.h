@@ -28,6 +28,7 @@ class OnnxModel final : public Model, public std::enable_shared_from_this<OnnxMo
     // (no runtime; a model whose input is not an image batch); DataLoss (a
     // file the runtime rejects); InvalidArgument (a bad sidecar).
     static Result<std::shared_ptr<OnnxModel>> load(const ModelSpec& spec);
+    ~OnnxModel() override;
 
     const ModelInfo& info() const override { return info_; }
     const ModelSpec& spec() const override { return spec_; }
@@ -70,6 +71,7 @@ class OnnxModel final : public Model, public std::enable_shared_from_this<OnnxMo
     int32_t classes_ = 0;
     ImagePreprocess preprocess_;
     std::vector<std::string> labels_;
+    bool in_crash_report_ = false;  // named in the crash line while resident
 };
 
 }  // namespace resident::internal::onnx

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/crash_report.h"
 #include "fmt/format.h"
 
 namespace resident::internal::onnx {
@@ -24,6 +25,7 @@ std::string module_dir() {
 }
 
 Result<Ort::Env*> open_runtime() {
+    install_crash_report(/*in_jvm=*/false);  // a no-op when the JNI layer did it first
     std::vector<std::string> tried;
     if (const char* e = std::getenv("RESIDENT_ONNXRUNTIME"); e && *e) tried.emplace_back(e);
     if (const std::string dir = module_dir(); !dir.empty())
@@ -48,6 +50,7 @@ Result<Ort::Env*> open_runtime() {
                         "scripts/bootstrap.sh, or set RESIDENT_ONNXRUNTIME to the library's path",
                         where, errors));
     }
+    crash_report_refresh_code_ranges();  // a fault in the runtime is reported as ours
     using GetApiBase = const OrtApiBase* (*)();
     auto get_base = reinterpret_cast<GetApiBase>(dlsym(lib, "OrtGetApiBase"));
     const OrtApiBase* base = get_base ? get_base() : nullptr;
