@@ -44,6 +44,7 @@
 
 #include "engines/onnx/onnx_model.h"
 #include "engines/onnx/ort.h"
+#include "bench_util.h"
 #include "fmt/format.h"
 #include "resident/model.h"
 #include "resident/registry.h"
@@ -52,7 +53,6 @@ namespace resident::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 using internal::onnx::OnnxModel;
 using internal::onnx::PreparedImage;
@@ -88,28 +88,6 @@ void progress(const std::string& line) {
     std::fflush(stderr);
 }
 
-[[noreturn]] void die(const Status& st, std::string_view what) {
-    std::fprintf(stderr, "resident-classify-bench: %.*s: %s\n", static_cast<int>(what.size()),
-                 what.data(), st.to_string().c_str());
-    std::exit(1);
-}
-
-template <typename T>
-T or_die(Result<T> r, std::string_view what) {
-    if (!r.is_ok()) die(r.status(), what);
-    return std::move(r).value();
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 std::string cache_root() {
     if (const char* c = std::getenv("RESIDENT_CACHE_DIR"); c && *c) return c;
@@ -568,6 +546,7 @@ int run(const Options& o) {
 }  // namespace resident::bench
 
 int main(int argc, char** argv) {
+    resident::bench::g_program = "resident-classify-bench";
     resident::bench::Options o;
     CLI::App app{
         "resident-classify-bench: images/s of the onnx engine beside ONNX Runtime on its own"};

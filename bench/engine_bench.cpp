@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "fmt/format.h"
 #include "resident/model.h"
 #include "resident/registry.h"
@@ -33,7 +34,6 @@
 namespace resident::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 
 struct Options {
@@ -58,28 +58,6 @@ void progress(const std::string& line) {
     std::fflush(stderr);
 }
 
-[[noreturn]] void die(const Status& st, std::string_view what) {
-    std::fprintf(stderr, "resident-bench: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
-                 st.to_string().c_str());
-    std::exit(1);
-}
-
-template <typename T>
-T or_die(Result<T> r, std::string_view what) {
-    if (!r.is_ok()) die(r.status(), what);
-    return std::move(r).value();
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 GenerationRequest make_request(const std::string& prompt, int32_t max_tokens) {
     GenerationRequest r;

@@ -55,13 +55,8 @@ public final class Classification {
   }
 
   static Classification fromJson(JsonNode j) {
-    JsonNode err = j.get("error");
-    if (err != null && !err.isNull()) {
-      return failed(
-          new ResidentException(
-              ResidentException.parseCode(err.path("code").asText()),
-              err.path("message").asText()));
-    }
+    ResidentException error = ResidentException.fromJson(j.get("error"));
+    if (error != null) return failed(error);
     List<ClassScore> top = new ArrayList<>();
     for (JsonNode c : j.path("top")) {
       top.add(

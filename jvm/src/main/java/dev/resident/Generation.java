@@ -36,13 +36,8 @@ public final class Generation {
   }
 
   static Generation fromJson(JsonNode j) {
-    JsonNode err = j.get("error");
-    if (err != null && !err.isNull()) {
-      return failed(
-          new ResidentException(
-              ResidentException.parseCode(err.path("code").asText()),
-              err.path("message").asText()));
-    }
+    ResidentException error = ResidentException.fromJson(j.get("error"));
+    if (error != null) return failed(error);
     return new Generation(
         j.path("text").asText(),
         j.path("prompt_tokens").asInt(),

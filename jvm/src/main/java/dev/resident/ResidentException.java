@@ -1,5 +1,6 @@
 package dev.resident;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -42,6 +43,13 @@ public class ResidentException extends RuntimeException {
   public ResidentException(Code code, String message, Throwable cause) {
     super(code.name().toLowerCase(Locale.ROOT) + ": " + message, cause);
     this.code = code;
+  }
+
+  /** The error of a native outcome ({@code {"code", "message"}}), or null when it has none. */
+  static ResidentException fromJson(JsonNode err) {
+    if (err == null || err.isNull() || err.isMissingNode()) return null;
+    return new ResidentException(
+        parseCode(err.path("code").asText()), err.path("message").asText());
   }
 
   /** Called from native code: the code's name and the UTF-8 message. */

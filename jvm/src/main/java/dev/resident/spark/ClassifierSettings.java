@@ -21,10 +21,7 @@ final class ClassifierSettings implements Serializable {
   Strategy strategy;
   int batchSize;
   int threads;
-  long memoryBudgetBytes;
-  String memoryBudgetSource;
-  int executorCores;
-  int taskCpus;
+  ResidentStage.Executors executors;
 
   boolean pixels() {
     return dataIndex >= 0;
@@ -36,8 +33,9 @@ final class ClassifierSettings implements Serializable {
    */
   ModelSpec spec(String source) {
     int available = Runtime.getRuntime().availableProcessors();
-    int executor = Math.max(1, Math.min(threads > 0 ? threads : executorCores, available));
-    int slots = Math.max(1, executorCores / Math.max(1, taskCpus));
+    int cores = executors.executorCores;
+    int executor = Math.max(1, Math.min(threads > 0 ? threads : cores, available));
+    int slots = Math.max(1, cores / Math.max(1, executors.taskCpus));
     int t = strategy == Strategy.PER_PARTITION ? Math.max(1, executor / slots) : executor;
     return ModelSpec.builder(source)
         .engine("onnx")

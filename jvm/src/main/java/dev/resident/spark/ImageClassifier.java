@@ -6,12 +6,10 @@ import dev.resident.ResidentException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsReader;
-import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
@@ -37,85 +35,52 @@ import org.apache.spark.sql.types.StructType;
  *     .transform(spark.read().format("binaryFile").load("photos/"));
  * }</pre>
  */
-public class ImageClassifier extends Transformer implements DefaultParamsWritable {
+public class ImageClassifier extends ResidentStage<ImageClassifier> {
   private static final long serialVersionUID = 1L;
   private static final String STAGE = "ImageClassifier";
 
-  private final String uid;
   private transient JobMetrics lastMetrics;
 
-  private final Param<String> model;
-  private final Param<String> inputCol;
   private final Param<String> labelCol;
   private final Param<String> scoreCol;
   private final Param<String> topKCol;
-  private final Param<String> errorCol;
   private final IntParam topK;
-  private final Param<String> strategy;
   private final IntParam batchSize;
-  private final IntParam threads;
-  private final Param<String> memoryBudget;
 
   public ImageClassifier() {
     this(Identifiable$.MODULE$.randomUID("imageClassifier"));
   }
 
   public ImageClassifier(String uid) {
-    this.uid = uid;
-    model =
-        new Param<>(
-            this, "model", "catalog name (e.g. efficientnet-lite0) or path of an .onnx classifier");
-    inputCol =
-        new Param<>(
-            this,
-            "inputCol",
-            "column of images: binary image files, or the image data source's struct");
+    super(
+        uid,
+        "the image classifier: a catalog name (e.g. efficientnet-lite0, pulled into each node's"
+            + " model cache), an .onnx path every executor can read, or a file shipped with"
+            + " --files / addFile",
+        "column of images: binary image files, or the image data source's struct",
+        "image");
     labelCol = new Param<>(this, "labelCol", "column for the best class's label (null on error)");
     scoreCol = new Param<>(this, "scoreCol", "column for the best class's score (null on error)");
     topKCol =
         new Param<>(
             this, "topKCol", "column for the top classes: array of struct<label, index, score>");
-    errorCol = new Param<>(this, "errorCol", "column for the row's error (null when it worked)");
     topK = new IntParam(this, "topK", "classes per image in the top-k column, best first");
-    strategy =
-        new Param<>(this, "strategy", "loading strategy: shared-batched, shared or per-partition");
     batchSize =
         new IntParam(
             this, "batchSize", "images per inference call (shared-batched: from every task)");
-    threads =
-        new IntParam(this, "threads", "inference threads per executor; 0 = the executor's cores");
-    memoryBudget =
-        new Param<>(
-            this,
-            "memoryBudget",
-            "native memory each executor may use for models, e.g. 6g; empty = the executor's"
-                + " memory overhead when set, else automatic");
-    setDefault(inputCol, "image");
     setDefault(labelCol, "label");
     setDefault(scoreCol, "score");
     setDefault(topKCol, "top_k");
-    setDefault(errorCol, "error");
     setDefault(topK, 5);
-    setDefault(strategy, Strategy.SHARED_BATCHED.label());
     setDefault(batchSize, 8);
-    setDefault(threads, 0);
-    setDefault(memoryBudget, "");
   }
 
   @Override
-  public String uid() {
-    return uid;
+  String stageName() {
+    return STAGE;
   }
 
   // --- Params ---
-
-  public Param<String> model() {
-    return model;
-  }
-
-  public Param<String> inputCol() {
-    return inputCol;
-  }
 
   public Param<String> labelCol() {
     return labelCol;
@@ -129,41 +94,15 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
     return topKCol;
   }
 
-  public Param<String> errorCol() {
-    return errorCol;
-  }
-
   public IntParam topK() {
     return topK;
-  }
-
-  public Param<String> strategy() {
-    return strategy;
   }
 
   public IntParam batchSize() {
     return batchSize;
   }
 
-  public IntParam threads() {
-    return threads;
-  }
-
-  public Param<String> memoryBudget() {
-    return memoryBudget;
-  }
-
   // --- setters ---
-
-  public ImageClassifier setModel(String v) {
-    set(model, v);
-    return this;
-  }
-
-  public ImageClassifier setInputCol(String v) {
-    set(inputCol, v);
-    return this;
-  }
 
   public ImageClassifier setLabelCol(String v) {
     set(labelCol, v);
@@ -180,33 +119,13 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
     return this;
   }
 
-  public ImageClassifier setErrorCol(String v) {
-    set(errorCol, v);
-    return this;
-  }
-
   public ImageClassifier setTopK(int v) {
     set(topK, v);
     return this;
   }
 
-  public ImageClassifier setStrategy(String v) {
-    set(strategy, Strategy.parse(v).label());
-    return this;
-  }
-
   public ImageClassifier setBatchSize(int v) {
     set(batchSize, v);
-    return this;
-  }
-
-  public ImageClassifier setThreads(int v) {
-    set(threads, v);
-    return this;
-  }
-
-  public ImageClassifier setMemoryBudget(String v) {
-    set(memoryBudget, v);
     return this;
   }
 
@@ -221,18 +140,12 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
   }
 
   private ClassifierSettings checkedParams() {
-    if (!isDefined(model) || getOrDefault(model).isEmpty()) {
-      throw new IllegalArgumentException(
-          STAGE
-              + ": set the model Param (a catalog name such as efficientnet-lite0, or an .onnx"
-              + " path)");
-    }
     ClassifierSettings s = new ClassifierSettings();
-    s.model = getOrDefault(model);
+    s.model = requiredModel("efficientnet-lite0, or an .onnx path");
     s.topK = (Integer) getOrDefault(topK);
-    s.strategy = Strategy.parse(getOrDefault(strategy));
+    s.strategy = Strategy.parse(getOrDefault(strategy()));
     s.batchSize = (Integer) getOrDefault(batchSize);
-    s.threads = (Integer) getOrDefault(threads);
+    s.threads = (Integer) getOrDefault(threads());
     if (s.topK < 1) {
       throw new IllegalArgumentException(STAGE + ": Param topK = " + s.topK + ": use 1 or more");
     }
@@ -257,7 +170,7 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
 
   ClassifierSettings settings(StructType schema, SparkSession spark) {
     ClassifierSettings s = checkedParams();
-    String in = getOrDefault(inputCol);
+    String in = getOrDefault(inputCol());
     s.inputIndex = schema.fieldIndex(in);
     DataType t = schema.apply(in).dataType();
     if (t instanceof StructType) {
@@ -267,12 +180,7 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
       s.heightIndex = img.fieldIndex("height");
       s.channelsIndex = img.fieldIndex("nChannels");
     }
-    ExecutorResources.Budget budget =
-        ExecutorResources.memoryBudget(getOrDefault(memoryBudget), spark.sparkContext().getConf());
-    s.memoryBudgetBytes = budget.bytes();
-    s.memoryBudgetSource = budget.source();
-    s.executorCores = ExecutorResources.executorCores(spark.sparkContext().getConf());
-    s.taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
+    s.executors = executors(spark);
     return s;
   }
 
@@ -304,18 +212,9 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
 
   @Override
   public StructType transformSchema(StructType schema) {
-    String in = getOrDefault(inputCol);
-    if (!Arrays.asList(schema.fieldNames()).contains(in)) {
-      throw new IllegalArgumentException(
-          STAGE
-              + ": input column '"
-              + in
-              + "' is not in the data (its columns: "
-              + String.join(", ", schema.fieldNames())
-              + "); set inputCol ('content' for the binaryFile source, 'image' for the image"
-              + " source)");
-    }
-    DataType t = schema.apply(in).dataType();
+    String in = getOrDefault(inputCol());
+    DataType t =
+        inputType(schema, " ('content' for the binaryFile source, 'image' for the image source)");
     if (!t.equals(DataTypes.BinaryType) && !isImageStruct(t)) {
       throw new IllegalArgumentException(
           STAGE
@@ -327,10 +226,10 @@ public class ImageClassifier extends Transformer implements DefaultParamsWritabl
               + " nChannels, ...>");
     }
     List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
-    TextGenerator.addColumn(STAGE, fields, getOrDefault(labelCol), DataTypes.StringType);
-    TextGenerator.addColumn(STAGE, fields, getOrDefault(scoreCol), DataTypes.FloatType);
-    TextGenerator.addColumn(STAGE, fields, getOrDefault(topKCol), TOP_K_TYPE);
-    TextGenerator.addColumn(STAGE, fields, getOrDefault(errorCol), DataTypes.StringType);
+    addColumn(fields, getOrDefault(labelCol), DataTypes.StringType);
+    addColumn(fields, getOrDefault(scoreCol), DataTypes.FloatType);
+    addColumn(fields, getOrDefault(topKCol), TOP_K_TYPE);
+    addColumn(fields, getOrDefault(errorCol()), DataTypes.StringType);
     return new StructType(fields.toArray(new StructField[0]));
   }
 

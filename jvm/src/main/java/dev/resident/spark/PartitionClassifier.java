@@ -102,7 +102,8 @@ final class PartitionClassifier implements MapPartitionsFunction<Row, Row> {
 
       private Serving serving() {
         if (serving == null) {
-          ExecutorModels.applyBudget(settings.memoryBudgetBytes, settings.memoryBudgetSource);
+          ExecutorModels.applyBudget(
+              settings.executors.memoryBudgetBytes, settings.executors.memoryBudgetSource);
           Serving s = open(settings.spec(ExecutorModels.locate(settings.model)));
           serving = s;
           if (ctx != null) ctx.addTaskCompletionListener((TaskCompletionListener) c -> s.close());

@@ -9,7 +9,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
@@ -18,7 +17,6 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.DefaultParamsReader;
-import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
@@ -45,16 +43,12 @@ import org.apache.spark.sql.types.StructType;
  *     .transform(prompts);
  * }</pre>
  */
-public class TextGenerator extends Transformer implements DefaultParamsWritable {
+public class TextGenerator extends ResidentStage<TextGenerator> {
   private static final long serialVersionUID = 1L;
 
-  private final String uid;
   private transient JobMetrics lastMetrics;
 
-  private final Param<String> model;
-  private final Param<String> inputCol;
   private final Param<String> outputCol;
-  private final Param<String> errorCol;
   private final Param<String> promptTokensCol;
   private final Param<String> completionTokensCol;
   private final Param<String> finishReasonCol;
@@ -69,14 +63,11 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
   private final Param<String> systemPrompt;
   private final Param<String> promptTemplate;
   private final BooleanParam chat;
-  private final Param<String> strategy;
   private final IntParam parallel;
-  private final IntParam threads;
   private final IntParam ctxSize;
   private final Param<String> determinism;
   private final Param<String> weights;
   private final IntParam kvTokens;
-  private final Param<String> memoryBudget;
   private final DoubleParam rowTimeout;
 
   public TextGenerator() {
@@ -84,18 +75,13 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
   }
 
   public TextGenerator(String uid) {
-    this.uid = uid;
-    model =
-        new Param<>(
-            this,
-            "model",
-            "the model: a catalog name (pulled into each node's model cache), a path every"
-                + " executor can read, or the name of a file shipped with --files / addFile");
-    inputCol =
-        new Param<>(
-            this, "inputCol", "column of prompts: a string, or an array of {role, content}");
+    super(
+        uid,
+        "the model: a catalog name (pulled into each node's model cache), a path every"
+            + " executor can read, or the name of a file shipped with --files / addFile",
+        "column of prompts: a string, or an array of {role, content}",
+        "prompt");
     outputCol = new Param<>(this, "outputCol", "column for the completion (null on error)");
-    errorCol = new Param<>(this, "errorCol", "column for the row's error (null when it worked)");
     promptTokensCol = new Param<>(this, "promptTokensCol", "column for the prompt's tokens");
     completionTokensCol =
         new Param<>(this, "completionTokensCol", "column for the completion's tokens");
@@ -124,11 +110,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     chat =
         new BooleanParam(
             this, "chat", "render string prompts with the model's chat template as a user message");
-    strategy =
-        new Param<>(this, "strategy", "loading strategy: shared-batched, shared or per-partition");
     parallel = new IntParam(this, "parallel", "sequences in flight per executor (shared-batched)");
-    threads =
-        new IntParam(this, "threads", "compute threads per executor; 0 = the executor's cores");
     ctxSize = new IntParam(this, "ctxSize", "tokens of context per sequence");
     determinism =
         new Param<>(
@@ -148,13 +130,6 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
             "kvTokens",
             "KV cache cells per sequence; 0 = sized to the rows (prompt + maxTokens), grown on"
                 + " demand");
-    memoryBudget =
-        new Param<>(
-            this,
-            "memoryBudget",
-            "native memory per executor for models and contexts, e.g. 6g; empty ="
-                + " spark.executor.memoryOverhead (+ pyspark memory) where set, else the"
-                + " container or machine");
 
     rowTimeout =
         new DoubleParam(
@@ -163,9 +138,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
             "seconds a row may take from its submission to the engine (time queued included)"
                 + " before it fails with deadline_exceeded; 0 = no limit");
 
-    setDefault(inputCol, "prompt");
     setDefault(outputCol, "completion");
-    setDefault(errorCol, "error");
     setDefault(promptTokensCol, "prompt_tokens");
     setDefault(completionTokensCol, "completion_tokens");
     setDefault(finishReasonCol, "finish_reason");
@@ -180,38 +153,23 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     setDefault(systemPrompt, "");
     setDefault(promptTemplate, "");
     setDefault(chat, false);
-    setDefault(strategy, Strategy.SHARED_BATCHED.label());
     setDefault(parallel, 8);
-    setDefault(threads, 0);
     setDefault(ctxSize, 2048);
     setDefault(determinism, "invariant");
     setDefault(weights, "auto");
     setDefault(kvTokens, 0);
-    setDefault(memoryBudget, "");
     setDefault(rowTimeout, 0.0);
   }
 
   @Override
-  public String uid() {
-    return uid;
+  String stageName() {
+    return "TextGenerator";
   }
 
   // --- Params (Spark finds them through these public no-argument methods) ---
 
-  public Param<String> model() {
-    return model;
-  }
-
-  public Param<String> inputCol() {
-    return inputCol;
-  }
-
   public Param<String> outputCol() {
     return outputCol;
-  }
-
-  public Param<String> errorCol() {
-    return errorCol;
   }
 
   public Param<String> promptTokensCol() {
@@ -270,16 +228,8 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     return chat;
   }
 
-  public Param<String> strategy() {
-    return strategy;
-  }
-
   public IntParam parallel() {
     return parallel;
-  }
-
-  public IntParam threads() {
-    return threads;
   }
 
   public IntParam ctxSize() {
@@ -292,23 +242,8 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
 
   // --- setters ---
 
-  public TextGenerator setModel(String v) {
-    set(model, v);
-    return this;
-  }
-
-  public TextGenerator setInputCol(String v) {
-    set(inputCol, v);
-    return this;
-  }
-
   public TextGenerator setOutputCol(String v) {
     set(outputCol, v);
-    return this;
-  }
-
-  public TextGenerator setErrorCol(String v) {
-    set(errorCol, v);
     return this;
   }
 
@@ -382,18 +317,8 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     return this;
   }
 
-  public TextGenerator setStrategy(String v) {
-    set(strategy, Strategy.parse(v).label());
-    return this;
-  }
-
   public TextGenerator setParallel(int v) {
     set(parallel, v);
-    return this;
-  }
-
-  public TextGenerator setThreads(int v) {
-    set(threads, v);
     return this;
   }
 
@@ -425,15 +350,6 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     return this;
   }
 
-  public Param<String> memoryBudget() {
-    return memoryBudget;
-  }
-
-  public TextGenerator setMemoryBudget(String v) {
-    set(memoryBudget, v);
-    return this;
-  }
-
   public DoubleParam rowTimeout() {
     return rowTimeout;
   }
@@ -448,17 +364,16 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
   /** The settings the executors work from: every Param, checked, in one serializable value. */
   GeneratorSettings settings(StructType schema, SparkSession spark) {
     GeneratorSettings s = checkedParams();
-    String in = getOrDefault(inputCol);
+    String in = getOrDefault(inputCol());
     String id = getOrDefault(idCol);
     s.inputIndex = schema.fieldIndex(in);
     s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
     s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
-    ExecutorResources.Budget budget =
-        ExecutorResources.memoryBudget(getOrDefault(memoryBudget), spark.sparkContext().getConf());
-    s.memoryBudgetBytes = budget.bytes();
-    s.memoryBudgetSource = budget.source();
-    s.executorCores = ExecutorResources.executorCores(spark.sparkContext().getConf());
-    s.taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
+    Executors e = executors(spark);
+    s.memoryBudgetBytes = e.memoryBudgetBytes;
+    s.memoryBudgetSource = e.memoryBudgetSource;
+    s.executorCores = e.executorCores;
+    s.taskCpus = e.taskCpus;
     return s;
   }
 
@@ -473,13 +388,8 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
 
   /** The settings that come from Params alone, checked. */
   private GeneratorSettings checkedParams() {
-    if (!isDefined(model) || getOrDefault(model).isEmpty()) {
-      throw new IllegalArgumentException(
-          "TextGenerator: set the model Param (a catalog name such as smollm2-135m-instruct, or a"
-              + " .gguf path)");
-    }
     GeneratorSettings s = new GeneratorSettings();
-    s.model = getOrDefault(model);
+    s.model = requiredModel("smollm2-135m-instruct, or a .gguf path");
     s.maxTokens = (Integer) getOrDefault(maxTokens);
     s.temperature = (Double) getOrDefault(temperature);
     s.topK = (Integer) getOrDefault(topK);
@@ -494,9 +404,9 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
           "TextGenerator: promptTemplate '" + s.promptTemplate + "' has no {prompt} placeholder");
     }
     s.chat = (Boolean) getOrDefault(chat) || !s.systemPrompt.isEmpty();
-    s.strategy = Strategy.parse(getOrDefault(strategy));
+    s.strategy = Strategy.parse(getOrDefault(strategy()));
     s.parallel = (Integer) getOrDefault(parallel);
-    s.threads = (Integer) getOrDefault(threads);
+    s.threads = (Integer) getOrDefault(threads());
     s.ctxSize = (Integer) getOrDefault(ctxSize);
     s.determinism = getOrDefault(determinism);
     s.weights = getOrDefault(weights);
@@ -573,16 +483,8 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
 
   @Override
   public StructType transformSchema(StructType schema) {
-    String in = getOrDefault(inputCol);
-    if (!Arrays.asList(schema.fieldNames()).contains(in)) {
-      throw new IllegalArgumentException(
-          "TextGenerator: input column '"
-              + in
-              + "' is not in the data (its columns: "
-              + String.join(", ", schema.fieldNames())
-              + "); set inputCol");
-    }
-    DataType t = schema.apply(in).dataType();
+    String in = getOrDefault(inputCol());
+    DataType t = inputType(schema, "");
     if (!t.equals(DataTypes.StringType) && !isChatType(t)) {
       throw new IllegalArgumentException(
           "TextGenerator: input column '"
@@ -601,7 +503,7 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     addColumn(fields, getOrDefault(promptTokensCol), DataTypes.IntegerType);
     addColumn(fields, getOrDefault(completionTokensCol), DataTypes.IntegerType);
     addColumn(fields, getOrDefault(finishReasonCol), DataTypes.StringType);
-    addColumn(fields, getOrDefault(errorCol), DataTypes.StringType);
+    addColumn(fields, getOrDefault(errorCol()), DataTypes.StringType);
     return new StructType(fields.toArray(new StructField[0]));
   }
 
@@ -611,21 +513,6 @@ public class TextGenerator extends Transformer implements DefaultParamsWritable 
     if (!(e instanceof StructType)) return false;
     List<String> names = Arrays.asList(((StructType) e).fieldNames());
     return names.contains("role") && names.contains("content");
-  }
-
-  private static void addColumn(List<StructField> fields, String name, DataType type) {
-    addColumn("TextGenerator", fields, name, type);
-  }
-
-  /** Appends a nullable output column; {@code stage} names the transformer in the error. */
-  static void addColumn(String stage, List<StructField> fields, String name, DataType type) {
-    for (StructField f : fields) {
-      if (f.name().equals(name)) {
-        throw new IllegalArgumentException(
-            stage + ": output column '" + name + "' already exists in the data; rename it");
-      }
-    }
-    fields.add(DataTypes.createStructField(name, type, true));
   }
 
   @Override
