@@ -235,7 +235,7 @@ public final class ResidentJob {
     if (classifies(o)) {
       classifier(o).validateParams();
     } else {
-      validate(o);
+      generator(o).validateParams();
     }
   }
 
