@@ -42,9 +42,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "engines/onnx/onnx_model.h"
 #include "engines/onnx/ort.h"
-#include "bench_util.h"
 #include "fmt/format.h"
 #include "resident/model.h"
 #include "resident/registry.h"
@@ -87,7 +87,6 @@ void progress(const std::string& line) {
     std::fprintf(stderr, "[resident-classify-bench] %s\n", line.c_str());
     std::fflush(stderr);
 }
-
 
 std::string cache_root() {
     if (const char* c = std::getenv("RESIDENT_CACHE_DIR"); c && *c) return c;

@@ -58,7 +58,6 @@ void progress(const std::string& line) {
     std::fflush(stderr);
 }
 
-
 GenerationRequest make_request(const std::string& prompt, int32_t max_tokens) {
     GenerationRequest r;
     r.prompt = prompt;
