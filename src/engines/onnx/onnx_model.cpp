@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -152,14 +153,14 @@ Result<std::shared_ptr<OnnxModel>> OnnxModel::load(const ModelSpec& spec) {
     m->width_ = static_cast<int32_t>(w > 0 ? w : m->preprocess_.crop);
     m->fixed_batch_ = d[0] > 0 ? d[0] : 0;
 
-    // One blank image through the model: checks it runs and counts classes.
-    m->classes_ = 1 << 30;  // unknown yet: run() sizes by the output
+    // One blank image through the model, every class ranked: checks it runs
+    // and counts its classes (classes_ is 0, unknown, until then).
     PreparedImage blank;
     blank.values.assign(static_cast<size_t>(m->width_) * m->height_ * 3, 0.f);
     const PreparedImage* one = &blank;
-    int32_t k = 1;
-    RESIDENT_ASSIGN_OR_RETURN(auto probe, m->run_chunk(&one, 1, &k));
-    (void)probe;
+    const int32_t all = INT32_MAX;
+    RESIDENT_ASSIGN_OR_RETURN(auto probe, m->run_chunk(&one, 1, &all));
+    m->classes_ = static_cast<int32_t>(probe[0].top.size());
     if (!m->labels_.empty() && static_cast<int32_t>(m->labels_.size()) != m->classes_) {
         return invalid_argument(fmt::format(
             "'{}.resident.json' has {} labels but the model has {} classes: fix the labels",
@@ -233,9 +234,7 @@ Result<std::vector<Classification>> OnnxModel::run_chunk(const PreparedImage* co
                 fmt::format("the model gave {} scores for {} images", total, rows));
         }
         const auto classes = static_cast<int32_t>(total / rows);
-        if (classes_ == (1 << 30)) {
-            const_cast<OnnxModel*>(this)->classes_ = classes;  // load's probe only
-        } else if (classes != classes_) {
+        if (classes_ > 0 && classes != classes_) {
             return internal_error(
                 fmt::format("the model gave {} classes, {} at load", classes, classes_));
         }
