@@ -163,7 +163,7 @@ TEST(Cli, CsvInputAndTheThreeStrategiesAgree) {
     const std::string in = dir.write("in.csv", csv);
     std::vector<std::vector<nlohmann::json>> results;
     for (const std::string strategy :
-         {"batched", "predictor-per-thread", "per-partition --partitions 3"}) {
+         {"shared-batched", "predictor-per-thread", "per-partition --partitions 3"}) {
         const std::string out = dir.file("out.jsonl");
         const CliRun r =
             run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
@@ -317,7 +317,7 @@ TEST(Cli, ClassifyAFolderKeepsEveryImageInOrderAndTheStrategiesAgree) {
     dir.write("photos/broken.jpg", "\xff\xd8\xff not really");
     dir.write("photos/notes.txt", "not an image: skipped by its extension");
     std::map<std::string, std::string> first;  // path -> label and scores
-    for (const char* strategy : {"batched", "predictor-per-thread", "per-partition"}) {
+    for (const char* strategy : {"batched", "shared", "per-partition"}) {
         const std::string out = dir.file(std::string(strategy) + ".jsonl");
         const CliRun r =
             run(fmt::format("classify -m efficientnet-lite0 -i {} -o {} -k 3 -b 2 --strategy {} "

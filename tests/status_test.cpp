@@ -27,6 +27,9 @@ TEST(Status, OkAndErrorsCarryCodeAndMessage) {
 TEST(Status, RetryableCodesAreTheTransientOnes) {
     EXPECT_TRUE(resource_exhausted("m").is_retryable());
     EXPECT_TRUE(unavailable("m").is_retryable());
+    // An engine failure may be this process's state: another attempt (another executor) may pass.
+    EXPECT_TRUE(internal_error("m").is_retryable());
+    EXPECT_FALSE(cancelled("m").is_retryable());
     EXPECT_FALSE(invalid_argument("m").is_retryable());
     EXPECT_FALSE(data_loss("m").is_retryable());
     EXPECT_FALSE(not_found("m").is_retryable());

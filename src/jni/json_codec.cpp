@@ -117,44 +117,114 @@ Result<ModelSpec> spec_from_json(const json& j) {
 
 Result<GenerationRequest> request_from_json(const json& j) {
     if (!j.is_object()) return invalid_argument("a generation request must be a JSON object");
-    GenerationRequest r;
+    // A request is a row and the rules of its job: the row contract
+    // (row_request) makes it, as it does for the CLI's rows.
+    RowInput row;
+    RowRules rules;
     Fields f(j, "request");
-    json messages;
-    std::string system_prompt, row_key;
+    json prompt, messages, id;
+    std::string row_key;
     uint64_t seed = 0;
-    bool has_seed = j.contains("seed") && !j["seed"].is_null();
-    RESIDENT_RETURN_IF_ERROR(f.read("prompt", r.prompt));
+    RESIDENT_RETURN_IF_ERROR(f.read("prompt", prompt));
     RESIDENT_RETURN_IF_ERROR(f.read("messages", messages));
-    RESIDENT_RETURN_IF_ERROR(f.read("system_prompt", system_prompt));
+    RESIDENT_RETURN_IF_ERROR(f.read("id", id));
     RESIDENT_RETURN_IF_ERROR(f.read("row_key", row_key));
-    RESIDENT_RETURN_IF_ERROR(f.read("max_tokens", r.sampling.max_tokens));
-    RESIDENT_RETURN_IF_ERROR(f.read("temperature", r.sampling.temperature));
-    RESIDENT_RETURN_IF_ERROR(f.read("top_k", r.sampling.top_k));
-    RESIDENT_RETURN_IF_ERROR(f.read("top_p", r.sampling.top_p));
-    RESIDENT_RETURN_IF_ERROR(f.read("min_p", r.sampling.min_p));
+    RESIDENT_RETURN_IF_ERROR(f.read("prompt_template", rules.prompt_template));
+    RESIDENT_RETURN_IF_ERROR(f.read("system_prompt", rules.system_prompt));
+    RESIDENT_RETURN_IF_ERROR(f.read("chat", rules.chat));
+    RESIDENT_RETURN_IF_ERROR(f.read("max_tokens", rules.sampling.max_tokens));
+    RESIDENT_RETURN_IF_ERROR(f.read("temperature", rules.sampling.temperature));
+    RESIDENT_RETURN_IF_ERROR(f.read("top_k", rules.sampling.top_k));
+    RESIDENT_RETURN_IF_ERROR(f.read("top_p", rules.sampling.top_p));
+    RESIDENT_RETURN_IF_ERROR(f.read("min_p", rules.sampling.min_p));
     RESIDENT_RETURN_IF_ERROR(f.read("seed", seed));
-    RESIDENT_RETURN_IF_ERROR(f.read("stop", r.sampling.stop));
-    RESIDENT_RETURN_IF_ERROR(f.read("ignore_eos", r.sampling.ignore_eos));
-    RESIDENT_RETURN_IF_ERROR(f.read("timeout_seconds", r.timeout_seconds));
+    RESIDENT_RETURN_IF_ERROR(f.read("stop", rules.sampling.stop));
+    RESIDENT_RETURN_IF_ERROR(f.read("ignore_eos", rules.sampling.ignore_eos));
+    RESIDENT_RETURN_IF_ERROR(f.read("timeout_seconds", rules.timeout_seconds));
     RESIDENT_RETURN_IF_ERROR(f.no_others());
-    if (has_seed) r.sampling.seed = seed;
-    if (j.contains("system_prompt") && !j["system_prompt"].is_null()) {
-        r.system_prompt = system_prompt;
+    if (j.contains("seed") && !j["seed"].is_null()) rules.sampling.seed = seed;
+    if (prompt.is_string()) {
+        row.prompt = prompt.get<std::string>();
+    } else if (!prompt.is_null()) {
+        return invalid_argument("request field 'prompt' must be text");
     }
-    if (j.contains("row_key") && !j["row_key"].is_null()) r.row_key = row_key;
-    if (!messages.is_null()) {
-        if (!messages.is_array())
-            return invalid_argument("request field 'messages' must be an array");
+    if (messages.is_array()) {
+        row.messages.emplace();
         for (const auto& m : messages) {
-            if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
-                !m["role"].is_string() || !m["content"].is_string()) {
-                return invalid_argument(
-                    "each chat message needs a string 'role' and a string 'content'");
-            }
-            r.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+            if (!m.is_object()) return invalid_argument("each chat message must be an object");
+            RowMessage message;
+            if (m.contains("role") && m["role"].is_string()) message.role = m["role"];
+            if (m.contains("content") && m["content"].is_string()) message.content = m["content"];
+            row.messages->push_back(std::move(message));
         }
+    } else if (!messages.is_null()) {
+        return invalid_argument("request field 'messages' must be an array");
+    }
+    if (id.is_string()) {
+        row.id = id.get<std::string>();
+    } else if (id.is_number_integer()) {
+        row.id = id.dump();  // the CLI's rule for a JSON id: an integer in decimal
+    } else if (!id.is_null()) {
+        return invalid_argument("request field 'id' must be text or an integer");
+    }
+    RESIDENT_ASSIGN_OR_RETURN(GenerationRequest r, row_request(row, rules));
+    if (j.contains("row_key") && !j["row_key"].is_null()) {
+        if (row.id) return invalid_argument("a request has an id or a row_key, not both");
+        r.row_key = row_key;  // the caller's own key (the Java API), used as it is
     }
     return r;
+}
+
+json to_json(const ModelSpec& s) {
+    return {{"source", s.source},
+            {"engine", s.engine},
+            {"task", task_name(s.task)},
+            {"use_mmap", s.use_mmap},
+            {"weights", weights_name(s.weights)},
+            {"kv_tokens", s.kv_tokens},
+            {"gpu_layers", s.gpu_layers},
+            {"ctx_size", s.ctx_size},
+            {"threads", s.threads},
+            {"batch_size", s.batch_size},
+            {"parallel", s.parallel},
+            {"queue_capacity", s.queue_capacity},
+            {"determinism", determinism_name(s.determinism)},
+            {"prefix_reuse", s.prefix_reuse},
+            {"seed", s.seed},
+            {"memory_limit_bytes", s.memory_limit_bytes}};
+}
+
+// A float as the shortest decimal that reads back as it (0.95f is 0.95, not
+// 0.949999988...): how a person wrote the default, and what Java shows.
+namespace {
+double shortest(float f) { return std::stod(fmt::format("{}", f)); }
+}  // namespace
+
+json to_json(const RowRules& r) {
+    return {{"prompt_template", r.prompt_template},
+            {"system_prompt", r.system_prompt},
+            {"chat", r.chat},
+            {"max_tokens", r.sampling.max_tokens},
+            {"temperature", shortest(r.sampling.temperature)},
+            {"top_k", r.sampling.top_k},
+            {"top_p", shortest(r.sampling.top_p)},
+            {"min_p", shortest(r.sampling.min_p)},
+            {"stop", r.sampling.stop},
+            {"ignore_eos", r.sampling.ignore_eos},
+            {"timeout_seconds", r.timeout_seconds}};
+}
+
+json contract_json() {
+    json codes = json::object();
+    for (int c = static_cast<int>(StatusCode::kInvalidArgument);
+         c <= static_cast<int>(StatusCode::kInternal); ++c) {
+        const Status s(static_cast<StatusCode>(c), "");
+        codes[std::string(status_code_name(s.code()))] = s.is_retryable();
+    }
+    return {{"spec", to_json(ModelSpec{})},
+            {"rules", to_json(RowRules{})},
+            {"strategy", strategy_name(Strategy::kSharedBatched)},
+            {"retryable", std::move(codes)}};
 }
 
 json to_json(const Generation& g) {
@@ -168,7 +238,9 @@ json to_json(const Generation& g) {
 }
 
 json to_json(const Status& s) {
-    return {{"code", status_code_name(s.code())}, {"message", s.message()}};
+    return {{"code", status_code_name(s.code())},
+            {"message", s.message()},
+            {"retryable", s.is_retryable()}};
 }
 
 json to_json(const ModelInfo& i) {

@@ -12,7 +12,9 @@
 #include "resident/model.h"
 #include "resident/model_spec.h"
 #include "resident/registry.h"
+#include "resident/row_request.h"
 #include "resident/status.h"
+#include "resident/strategy.h"
 
 namespace resident::internal::jni {
 
@@ -26,7 +28,13 @@ Result<ModelSpec> spec_from_json(const json& j);
 Result<GenerationRequest> request_from_json(const json& j);
 
 json to_json(const Generation& g);
-json to_json(const Status& s);  // {"code": "...", "message": "..."}
+json to_json(const ModelSpec& s);  // the fields spec_from_json reads
+json to_json(const RowRules& r);   // the fields request_from_json reads beside the row
+// What every front end takes from the core rather than restating: the
+// defaults of a spec and of a job's row rules, the default strategy, and
+// which status codes a retry may cure.
+json contract_json();
+json to_json(const Status& s);  // {"code": "...", "message": "...", "retryable": bool}
 json to_json(const ModelInfo& info);
 json to_json(const MemoryEstimate& m, int32_t sequences);
 json to_json(const ModelStats& s);

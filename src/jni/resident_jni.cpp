@@ -292,6 +292,20 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_version(JNI
     });
 }
 
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_contract(JNIEnv* env, jclass) {
+    return guarded<jbyteArray>(env, nullptr, [&] { return to_bytes(env, contract_json()); });
+}
+
+// A strategy's canonical name (aliases read as the names they stand for).
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_strategyName(JNIEnv* env,
+                                                                                  jclass,
+                                                                                  jbyteArray name) {
+    return guarded<jbyteArray>(env, nullptr, [&] {
+        const Strategy s = value_or_throw(parse_strategy(bytes_of(env, name, "strategy")));
+        return to_bytes(env, json(strategy_name(s)));
+    });
+}
+
 JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_acquire(JNIEnv* env, jclass,
                                                                         jbyteArray spec_json) {
     return guarded<jlong>(env, 0, [&] {

@@ -186,7 +186,7 @@ Result<ClassifySummary> run_classify(const ClassifyOptions& o) {
             });
         std::atomic<size_t> next{0};
         switch (o.strategy) {
-            case Strategy::kBatched: {
+            case Strategy::kSharedBatched: {
                 // Workers read and prepare images; the engine batches them.
                 RESIDENT_ASSIGN_OR_RETURN(ModelHandle model, registry.acquire(o.spec));
                 RESIDENT_ASSIGN_OR_RETURN(auto engine, model->create_classify_engine(o.spec));
@@ -207,7 +207,7 @@ Result<ClassifySummary> run_classify(const ClassifyOptions& o) {
                 summary.max_batch = engine->stats().max_batch;
                 break;
             }
-            case Strategy::kPredictorPerThread: {
+            case Strategy::kShared: {
                 RESIDENT_ASSIGN_OR_RETURN(ModelHandle model, registry.acquire(o.spec));
                 on_threads(workers, [&](int32_t) {
                     auto c = model->create_classifier(o.spec);

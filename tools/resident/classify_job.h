@@ -18,7 +18,7 @@ struct ClassifyOptions {
     std::string output;               // JSONL, one row per image
     std::string path_field = "path";  // of JSONL rows
     int32_t top_k = 5;
-    Strategy strategy = Strategy::kBatched;
+    Strategy strategy = Strategy::kSharedBatched;
     int32_t workers = 0;     // threads reading and preparing images; 0 = cores
     int32_t partitions = 0;  // per-partition: 0 = one per worker
     std::string summary_path;

@@ -23,26 +23,6 @@
 
 namespace resident::cli {
 
-Result<Strategy> parse_strategy(std::string_view name) {
-    if (name == "batched") return Strategy::kBatched;
-    if (name == "predictor-per-thread") return Strategy::kPredictorPerThread;
-    if (name == "per-partition") return Strategy::kPerPartition;
-    return invalid_argument(fmt::format(
-        "unknown strategy '{}': use batched, predictor-per-thread or per-partition", name));
-}
-
-std::string_view strategy_name(Strategy s) {
-    switch (s) {
-        case Strategy::kBatched:
-            return "batched";
-        case Strategy::kPredictorPerThread:
-            return "predictor-per-thread";
-        case Strategy::kPerPartition:
-            return "per-partition";
-    }
-    return "unknown";
-}
-
 Result<ProgressMode> parse_progress_mode(std::string_view name) {
     if (name == "auto") return ProgressMode::kAuto;
     if (name == "bar") return ProgressMode::kBar;
@@ -69,12 +49,10 @@ std::string describe(const json& v) {
     return "not text";
 }
 
-// The request of one row, or why the row has none.
-Result<GenerationRequest> build_request(const InputRow& row, const JobOptions& o) {
-    if (row.error) return invalid_argument(*row.error);
-    GenerationRequest req;
-    req.sampling = o.sampling;
-    req.system_prompt = o.system_prompt;
+// The row as the row contract reads it (a JSON value becomes text, chat
+// messages or an error naming the line and the field).
+Result<RowInput> row_input(const InputRow& row, const JobOptions& o) {
+    RowInput in;
     auto it = row.fields.find(o.prompt_field);
     if (it == row.fields.end() || it->is_null()) {
         return invalid_argument(
@@ -83,32 +61,45 @@ Result<GenerationRequest> build_request(const InputRow& row, const JobOptions& o
                         row.line, o.prompt_field));
     }
     if (it->is_array()) {
+        in.messages.emplace();
         for (const auto& m : *it) {
-            if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
-                !m["role"].is_string() || !m["content"].is_string()) {
+            if (!m.is_object()) {
                 return invalid_argument(fmt::format(
                     "line {}: field '{}' is an array but not of {{\"role\", \"content\"}} messages",
                     row.line, o.prompt_field));
             }
-            req.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-        }
-        if (req.messages.empty()) {
-            return invalid_argument(
-                fmt::format("line {}: field '{}' has no messages", row.line, o.prompt_field));
+            RowMessage message;
+            for (auto [key, out] :
+                 {std::pair{"role", &message.role}, {"content", &message.content}}) {
+                auto part = m.find(key);
+                if (part == m.end() || part->is_null()) continue;
+                if (!part->is_string()) {
+                    return invalid_argument(fmt::format("line {}: a message's '{}' is {}, not text",
+                                                        row.line, key, describe(*part)));
+                }
+                *out = part->get<std::string>();
+            }
+            in.messages->push_back(std::move(message));
         }
     } else if (it->is_string()) {
-        req.prompt = it->get<std::string>();
-        if (o.chat && !req.system_prompt) req.messages.push_back({"user", req.prompt});
+        in.prompt = it->get<std::string>();
     } else {
         return invalid_argument(fmt::format("line {}: field '{}' is {}, not a string", row.line,
                                             o.prompt_field, describe(*it)));
     }
     auto id = row.fields.find(o.id_field);
     if (id != row.fields.end() && !id->is_null()) {
-        req.row_key = id->is_string() ? id->get<std::string>() : id->dump();
-    } else {
-        req.row_key = fmt::format("line:{}", row.line);
+        in.id = id->is_string() ? id->get<std::string>() : id->dump();
     }
+    return in;
+}
+
+// The request of one row, or why the row has none.
+Result<GenerationRequest> build_request(const InputRow& row, const JobOptions& o) {
+    if (row.error) return invalid_argument(*row.error);
+    RESIDENT_ASSIGN_OR_RETURN(RowInput in, row_input(row, o));
+    auto req = row_request(in, o.rules);
+    if (!req.is_ok()) return req.status().with_context(fmt::format("line {}", row.line));
     return req;
 }
 
@@ -288,7 +279,7 @@ Result<JobSummary> run_job(const JobOptions& options) {
     RESIDENT_RETURN_IF_ERROR(options.spec.validate());
     RESIDENT_RETURN_IF_ERROR(
         Registry::global().catalog().check_engine(options.spec.source, options.spec.engine));
-    RESIDENT_RETURN_IF_ERROR(options.sampling.validate());
+    RESIDENT_RETURN_IF_ERROR(options.rules.validate());
     if (options.partitions < 0) {
         return invalid_argument(fmt::format(
             "partitions = {}: use 1 or more, or 0 for one per worker", options.partitions));
@@ -322,10 +313,10 @@ Result<JobSummary> run_job(const JobOptions& options) {
                 return fmt::format("{:.1f} tok/s", secs > 0 ? writer.completion_tokens_ / secs : 0);
             });
         switch (options.strategy) {
-            case Strategy::kBatched:
+            case Strategy::kSharedBatched:
                 st = run_batched(plan, registry);
                 break;
-            case Strategy::kPredictorPerThread:
+            case Strategy::kShared:
                 st = run_predictor_per_thread(plan, registry);
                 break;
             case Strategy::kPerPartition:

@@ -8,18 +8,11 @@
 #include "input.h"
 #include "resident/generation.h"
 #include "resident/model_spec.h"
+#include "resident/row_request.h"
 #include "resident/status.h"
+#include "resident/strategy.h"
 
 namespace resident::cli {
-
-enum class Strategy {
-    kBatched,             // one resident model, one batch engine for all rows
-    kPredictorPerThread,  // one resident model, one predictor per worker thread
-    kPerPartition,        // each partition loads the model, runs, frees it
-};
-
-Result<Strategy> parse_strategy(std::string_view name);
-std::string_view strategy_name(Strategy s);
 
 enum class ProgressMode { kAuto, kBar, kLines, kNone };
 Result<ProgressMode> parse_progress_mode(std::string_view name);
@@ -30,11 +23,9 @@ struct JobOptions {
     std::string output;
     InputFormat input_format = InputFormat::kAuto;
     std::string prompt_field = "prompt";
-    std::string id_field = "id";  // seeds each row; the line number when absent
-    bool chat = false;            // render prompts with the model's chat template
-    std::optional<std::string> system_prompt;
-    SamplingParams sampling;
-    Strategy strategy = Strategy::kBatched;
+    std::string id_field = "id";  // the row's id (seeds it); absent: its prompt seeds it
+    RowRules rules;               // template, system prompt, chat, sampling (docs/rows.md)
+    Strategy strategy = Strategy::kSharedBatched;
     int32_t partitions = 0;    // per-partition: 0 = one per worker
     std::string summary_path;  // JSON summary, when set
     ProgressMode progress = ProgressMode::kAuto;

@@ -378,7 +378,7 @@ int main(int argc, char** argv) {
 
     JobOptions job;
     SpecFlags run_flags;
-    std::string strategy = "batched", input_format = "auto", progress = "auto";
+    std::string strategy = "shared-batched", input_format = "auto", progress = "auto";
     std::vector<std::string> stops;
     int64_t seed = -1;
     auto* run = app.add_subcommand("run", "generate a completion for every row of a file");
@@ -390,22 +390,31 @@ int main(int argc, char** argv) {
                     "field holding the prompt (text or chat messages)")
         ->capture_default_str();
     run->add_option("--id-field", job.id_field,
-                    "field whose value seeds the row (else its line number)")
+                    "field holding the row's id, which seeds its sampler (rows without one: their "
+                    "prompt does)")
         ->capture_default_str();
-    run->add_flag("--chat", job.chat, "render text prompts with the model's chat template");
-    run->add_option("--system", job.system_prompt, "system prompt (implies --chat)");
-    run->add_option("-n,--max-tokens", job.sampling.max_tokens,
+    run->add_flag("--chat", job.rules.chat, "render text prompts with the model's chat template");
+    run->add_option("--system", job.rules.system_prompt, "system prompt (implies --chat)");
+    run->add_option("--prompt-template", job.rules.prompt_template,
+                    "template around each text prompt, with {prompt} where it goes");
+    run->add_option("--row-timeout", job.rules.timeout_seconds,
+                    "seconds a row may take, time queued included (0 = no limit)")
+        ->capture_default_str();
+    run->add_option("-n,--max-tokens", job.rules.sampling.max_tokens,
                     "tokens to generate at most per row")
         ->capture_default_str();
-    run->add_option("--temperature", job.sampling.temperature, "0 = greedy")->capture_default_str();
-    run->add_option("--top-k", job.sampling.top_k)->capture_default_str();
-    run->add_option("--top-p", job.sampling.top_p)->capture_default_str();
-    run->add_option("--min-p", job.sampling.min_p)->capture_default_str();
+    run->add_option("--temperature", job.rules.sampling.temperature, "0 = greedy")
+        ->capture_default_str();
+    run->add_option("--top-k", job.rules.sampling.top_k)->capture_default_str();
+    run->add_option("--top-p", job.rules.sampling.top_p)->capture_default_str();
+    run->add_option("--min-p", job.rules.sampling.min_p)->capture_default_str();
     run->add_option("--seed", seed, "base seed; each row's seed derives from it and the row's id");
     run->add_option("--stop", stops, "stop string (repeatable)");
-    run->add_flag("--ignore-eos", job.sampling.ignore_eos,
+    run->add_flag("--ignore-eos", job.rules.sampling.ignore_eos,
                   "generate past end-of-sequence (benchmarks)");
-    run->add_option("--strategy", strategy, "batched, predictor-per-thread or per-partition")
+    run->add_option("--strategy", strategy,
+                    "shared-batched, shared or per-partition (batched and "
+                    "predictor-per-thread: former names)")
         ->capture_default_str();
     run->add_option("--partitions", job.partitions,
                     "partitions for per-partition (0 = one per worker)");
@@ -415,7 +424,7 @@ int main(int argc, char** argv) {
     ClassifyOptions cls;
     cls.spec.engine = "onnx";
     cls.spec.task = Task::kClassify;
-    std::string cls_strategy = "batched", cls_progress = "auto";
+    std::string cls_strategy = "shared-batched", cls_progress = "auto";
     auto* classify = app.add_subcommand("classify", "classify every image of a folder or list");
     classify->add_option("-m,--model", cls.spec.source, "catalog name or .onnx path")->required();
     classify
@@ -439,7 +448,9 @@ int main(int argc, char** argv) {
                      "threads reading and decoding images (0 = all cores)")
         ->capture_default_str();
     classify
-        ->add_option("--strategy", cls_strategy, "batched, predictor-per-thread or per-partition")
+        ->add_option("--strategy", cls_strategy,
+                     "shared-batched, shared or per-partition (batched and "
+                     "predictor-per-thread: former names)")
         ->capture_default_str();
     classify->add_option("--partitions", cls.partitions,
                          "partitions for per-partition (0 = one per worker)");
@@ -511,9 +522,8 @@ int main(int argc, char** argv) {
     auto prog = parse_progress_mode(progress);
     if (!prog.is_ok()) return fail(prog.status());
     job.progress = *prog;
-    job.sampling.stop = stops;
+    job.rules.sampling.stop = stops;
     if (seed >= 0) job.spec.seed = static_cast<uint64_t>(seed);
-    if (job.system_prompt) job.chat = true;
 
     auto summary = run_job(job);
     if (!summary.is_ok()) return fail(summary.status());
