@@ -7,50 +7,118 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One prompt and how to sample its completion. Defaults are deterministic (greedy). A request with
- * a seed, or with a row key from which the engine derives one, yields the same text every time.
- * Mutable builder-style setters; not thread-safe until handed over.
+ * One row and how to turn it into a generation: its prompt (text or chat messages) and id, and the
+ * job's rules (template, system prompt, chat, sampling). The C++ core's row contract builds the
+ * request from these (docs/rows.md), as it does for the command line's rows, so a row gives the
+ * same text from every front end. A setting left unset takes the core's default: greedy decoding,
+ * and a row seeded from its id (else its prompt) and the model's base seed. Mutable builder-style
+ * setters; not thread-safe until handed over.
  */
 public final class GenerationRequest implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
   private String prompt;
   private List<ChatMessage> messages;
-  private String systemPrompt;
+  private String id;
   private String rowKey;
-  private int maxTokens = 128;
-  private float temperature = 0f;
-  private int topK = 40;
-  private float topP = 0.95f;
-  private float minP = 0.05f;
+  private String promptTemplate;
+  private String systemPrompt;
+  private Boolean chat;
+  private Integer maxTokens;
+  private Float temperature;
+  private Integer topK;
+  private Float topP;
+  private Float minP;
   private Long seed;
-  private List<String> stop = new ArrayList<>();
-  private boolean ignoreEos;
-  private double timeoutSeconds;
+  private List<String> stop;
+  private Boolean ignoreEos;
+  private Double timeoutSeconds;
 
-  /** A raw prompt, tokenized as is. */
+  /** A request with no prompt yet: a job's rules, copied for each row by {@link #forRow}. */
+  public static GenerationRequest rules() {
+    return new GenerationRequest();
+  }
+
+  /** A raw prompt (templated, or rendered as a chat, when the rules say so). */
   public static GenerationRequest ofPrompt(String prompt) {
     GenerationRequest r = new GenerationRequest();
     r.prompt = prompt;
     return r;
   }
 
-  /** Chat messages, rendered with the model's chat template. */
+  /**
+   * Chat messages, rendered with the model's chat template. A message with a null role or content
+   * fails the row with an error naming the message.
+   */
   public static GenerationRequest ofMessages(List<ChatMessage> messages) {
     GenerationRequest r = new GenerationRequest();
     r.messages = new ArrayList<>(messages);
     return r;
   }
 
-  /** Prepends a system message (turns a raw prompt into a one-message chat). */
+  /**
+   * A copy of these rules for one row: its text prompt or its messages (null for a row without a
+   * prompt, which then fails with an error saying so) and its id (null when it has none).
+   */
+  public GenerationRequest forRow(String prompt, List<ChatMessage> messages, String id) {
+    GenerationRequest r = copy();
+    r.prompt = prompt;
+    r.messages = messages == null ? null : new ArrayList<>(messages);
+    r.id = id;
+    return r;
+  }
+
+  private GenerationRequest copy() {
+    GenerationRequest r = new GenerationRequest();
+    r.prompt = prompt;
+    r.messages = messages == null ? null : new ArrayList<>(messages);
+    r.id = id;
+    r.rowKey = rowKey;
+    r.promptTemplate = promptTemplate;
+    r.systemPrompt = systemPrompt;
+    r.chat = chat;
+    r.maxTokens = maxTokens;
+    r.temperature = temperature;
+    r.topK = topK;
+    r.topP = topP;
+    r.minP = minP;
+    r.seed = seed;
+    r.stop = stop == null ? null : new ArrayList<>(stop);
+    r.ignoreEos = ignoreEos;
+    r.timeoutSeconds = timeoutSeconds;
+    return r;
+  }
+
+  /**
+   * The row's id (an integer written in decimal, or text as it is): seeds the row's sampler, so the
+   * row gives the same text wherever it runs. Without one the row's prompt seeds it.
+   */
+  public GenerationRequest id(String id) {
+    this.id = id;
+    return this;
+  }
+
+  /** A key of the caller's own, used as it is to seed the sampler (instead of an id). */
+  public GenerationRequest rowKey(String rowKey) {
+    this.rowKey = rowKey;
+    return this;
+  }
+
+  /** Wraps a text prompt: {@code {prompt}} is replaced by it. Chats are not templated. */
+  public GenerationRequest promptTemplate(String promptTemplate) {
+    this.promptTemplate = promptTemplate;
+    return this;
+  }
+
+  /** Puts a system message first (renders a text prompt as a one-message chat). */
   public GenerationRequest systemPrompt(String systemPrompt) {
     this.systemPrompt = systemPrompt;
     return this;
   }
 
-  /** A stable key of the input row; seeds the sampler when no seed is set. */
-  public GenerationRequest rowKey(String rowKey) {
-    this.rowKey = rowKey;
+  /** Renders a text prompt with the model's chat template, as one user message. */
+  public GenerationRequest chat(boolean chat) {
+    this.chat = chat;
     return this;
   }
 
@@ -80,6 +148,7 @@ public final class GenerationRequest implements Serializable {
     return this;
   }
 
+  /** This request's own seed, used as it is (instead of one derived from the row). */
   public GenerationRequest seed(Long seed) {
     this.seed = seed;
     return this;
@@ -114,11 +183,15 @@ public final class GenerationRequest implements Serializable {
     String why = unpaired("prompt", prompt);
     if (why == null) why = unpaired("system prompt", systemPrompt);
     if (why == null) why = unpaired("row key", rowKey);
+    if (why == null) why = unpaired("id", id);
+    if (why == null) why = unpaired("prompt template", promptTemplate);
     for (int i = 0; why == null && messages != null && i < messages.size(); i++) {
       why = unpaired("chat message " + i, messages.get(i).content());
       if (why == null) why = unpaired("chat message " + i + " role", messages.get(i).role());
     }
-    for (int i = 0; why == null && i < stop.size(); i++) why = unpaired("stop string", stop.get(i));
+    for (int i = 0; why == null && stop != null && i < stop.size(); i++) {
+      why = unpaired("stop string", stop.get(i));
+    }
     return why;
   }
 
@@ -140,27 +213,39 @@ public final class GenerationRequest implements Serializable {
     return null;
   }
 
-  /** The fields as the native engine reads them. */
+  /** The fields as the native engine reads them: only those set here. */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
     if (messages != null) {
       List<Map<String, String>> ms = new ArrayList<>();
-      for (ChatMessage c : messages) ms.add(Map.of("role", c.role(), "content", c.content()));
+      for (ChatMessage c : messages) {
+        Map<String, String> one = new LinkedHashMap<>(); // a role or content may be null
+        one.put("role", c.role());
+        one.put("content", c.content());
+        ms.add(one);
+      }
       m.put("messages", ms);
-    } else {
+    } else if (prompt != null) {
       m.put("prompt", prompt);
     }
-    if (systemPrompt != null) m.put("system_prompt", systemPrompt);
-    if (rowKey != null) m.put("row_key", rowKey);
-    m.put("max_tokens", maxTokens);
-    m.put("temperature", temperature);
-    m.put("top_k", topK);
-    m.put("top_p", topP);
-    m.put("min_p", minP);
-    if (seed != null) m.put("seed", seed);
-    if (!stop.isEmpty()) m.put("stop", stop);
-    if (ignoreEos) m.put("ignore_eos", true);
-    if (timeoutSeconds != 0) m.put("timeout_seconds", timeoutSeconds);
+    put(m, "id", id);
+    put(m, "row_key", rowKey);
+    put(m, "prompt_template", promptTemplate);
+    put(m, "system_prompt", systemPrompt);
+    put(m, "chat", chat);
+    put(m, "max_tokens", maxTokens);
+    put(m, "temperature", temperature);
+    put(m, "top_k", topK);
+    put(m, "top_p", topP);
+    put(m, "min_p", minP);
+    put(m, "seed", seed);
+    put(m, "stop", stop);
+    put(m, "ignore_eos", ignoreEos);
+    put(m, "timeout_seconds", timeoutSeconds);
     return m;
+  }
+
+  private static void put(Map<String, Object> m, String key, Object value) {
+    if (value != null) m.put(key, value);
   }
 }

@@ -1,53 +1,29 @@
 package dev.resident;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.internal.Contract;
 import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * What to load and how to run it: the model (a catalog name or a .gguf path), the engine, the task,
  * and the options of the load and of each context. An immutable value, safe to share and to
  * serialize into Spark closures. Built with {@link #builder(String)}, in the spirit of DJL's
- * Criteria; the native engine validates it when it is used and names any bad field.
+ * Criteria; the native engine validates it when it is used and names any bad field. A field left
+ * unset takes the C++ core's default (model_spec.h), which is never restated here: only the fields
+ * set cross to the engine.
  */
 public final class ModelSpec implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
-  private final String source;
-  private final String engine;
-  private final String task;
-  private final boolean useMmap;
-  private final String weights;
-  private final int kvTokens;
-  private final int gpuLayers;
-  private final int ctxSize;
-  private final int threads;
-  private final int batchSize;
-  private final int parallel;
-  private final int queueCapacity;
-  private final String determinism;
-  private final boolean prefixReuse;
-  private final long seed;
-  private final long memoryLimitBytes;
+  private final Map<String, Object> fields; // source first, then the fields set, by native name
 
   private ModelSpec(Builder b) {
-    source = Objects.requireNonNull(b.source, "model source");
-    engine = b.engine;
-    task = b.task;
-    useMmap = b.useMmap;
-    weights = b.weights;
-    kvTokens = b.kvTokens;
-    gpuLayers = b.gpuLayers;
-    ctxSize = b.ctxSize;
-    threads = b.threads;
-    batchSize = b.batchSize;
-    parallel = b.parallel;
-    queueCapacity = b.queueCapacity;
-    determinism = b.determinism;
-    prefixReuse = b.prefixReuse;
-    seed = b.seed;
-    memoryLimitBytes = b.memoryLimitBytes;
+    Objects.requireNonNull(b.fields.get("source"), "model source");
+    fields = new LinkedHashMap<>(b.fields);
   }
 
   /** A builder for the model at {@code source}: a catalog name or a path to a .gguf file. */
@@ -56,130 +32,96 @@ public final class ModelSpec implements Serializable {
   }
 
   public Builder toBuilder() {
-    Builder b = new Builder(source);
-    b.engine = engine;
-    b.task = task;
-    b.useMmap = useMmap;
-    b.weights = weights;
-    b.kvTokens = kvTokens;
-    b.gpuLayers = gpuLayers;
-    b.ctxSize = ctxSize;
-    b.threads = threads;
-    b.batchSize = batchSize;
-    b.parallel = parallel;
-    b.queueCapacity = queueCapacity;
-    b.determinism = determinism;
-    b.prefixReuse = prefixReuse;
-    b.seed = seed;
-    b.memoryLimitBytes = memoryLimitBytes;
+    Builder b = new Builder(source());
+    b.fields.putAll(fields);
     return b;
   }
 
   public String source() {
-    return source;
+    return (String) fields.get("source");
   }
 
   public int threads() {
-    return threads;
+    return (Integer) value("threads", JsonNode::asInt);
   }
 
   public int parallel() {
-    return parallel;
+    return (Integer) value("parallel", JsonNode::asInt);
   }
 
   public int ctxSize() {
-    return ctxSize;
+    return (Integer) value("ctx_size", JsonNode::asInt);
   }
 
   public long seed() {
-    return seed;
+    return (Long) value("seed", JsonNode::asLong);
   }
 
-  /** The fields as the native engine reads them. */
+  /** The field's value: as set, else the core's default. */
+  private Object value(String field, Function<JsonNode, Object> read) {
+    Object v = fields.get(field);
+    return v != null ? v : read.apply(Contract.specDefault(field));
+  }
+
+  /** The fields as the native engine reads them: the source and the fields set. */
   public Map<String, Object> toMap() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("source", source);
-    m.put("engine", engine);
-    m.put("task", task);
-    m.put("use_mmap", useMmap);
-    m.put("weights", weights);
-    m.put("kv_tokens", kvTokens);
-    m.put("gpu_layers", gpuLayers);
-    m.put("ctx_size", ctxSize);
-    m.put("threads", threads);
-    m.put("batch_size", batchSize);
-    m.put("parallel", parallel);
-    m.put("queue_capacity", queueCapacity);
-    m.put("determinism", determinism);
-    m.put("prefix_reuse", prefixReuse);
-    m.put("seed", seed);
-    m.put("memory_limit_bytes", memoryLimitBytes);
-    return m;
+    return new LinkedHashMap<>(fields);
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof ModelSpec && ((ModelSpec) o).toMap().equals(toMap());
+    return o instanceof ModelSpec && ((ModelSpec) o).fields.equals(fields);
   }
 
   @Override
   public int hashCode() {
-    return toMap().hashCode();
+    return fields.hashCode();
   }
 
   @Override
   public String toString() {
-    return "ModelSpec" + toMap();
+    return "ModelSpec" + fields;
   }
 
-  /** Builds a {@link ModelSpec}. Defaults are those of the C++ core (model_spec.h). */
+  /** Builds a {@link ModelSpec}. A field not set takes the C++ core's default. */
   public static final class Builder {
-    private final String source;
-    private String engine = "llama";
-    private String task = "generate";
-    private boolean useMmap = true;
-    private String weights = "auto";
-    private int kvTokens = 0;
-    private int gpuLayers = 0;
-    private int ctxSize = 2048;
-    private int threads = 0;
-    private int batchSize = 512;
-    private int parallel = 8;
-    private int queueCapacity = 0;
-    private String determinism = "invariant";
-    private boolean prefixReuse = true;
-    private long seed = 42;
-    private long memoryLimitBytes = 0;
+    private final Map<String, Object> fields = new LinkedHashMap<>();
 
     private Builder(String source) {
-      this.source = source;
+      fields.put("source", source);
+    }
+
+    /** The model: a catalog name or a path (replaces the builder's source). */
+    public Builder source(String source) {
+      fields.put("source", source);
+      return this;
     }
 
     /** The engine: {@code llama} (language models) or {@code onnx} (image classifiers). */
     public Builder engine(String engine) {
-      this.engine = engine;
+      fields.put("engine", engine);
       return this;
     }
 
-    /** {@code generate} (default), {@code embed}, or {@code classify} (engine onnx). */
+    /** {@code generate}, {@code embed}, or {@code classify} (engine onnx). */
     public Builder task(String task) {
-      this.task = task;
+      fields.put("task", task);
       return this;
     }
 
-    /** Map the weights read-only, shared by every process on the node (default true). */
+    /** Map the weights read-only, shared by every process on the node. */
     public Builder useMmap(boolean useMmap) {
-      this.useMmap = useMmap;
+      fields.put("use_mmap", useMmap);
       return this;
     }
 
     /**
      * Where the weights live: {@code shared} (served from the memory-mapped file, one copy per
      * node), {@code private} (repacked into the CPU backend's faster layouts, a copy per process)
-     * or {@code auto} (default: private when it fits the memory budget and the node).
+     * or {@code auto} (private when it fits the memory budget and the node).
      */
     public Builder weights(String weights) {
-      this.weights = weights;
+      fields.put("weights", weights);
       return this;
     }
 
@@ -189,77 +131,77 @@ public final class ModelSpec implements Serializable {
     }
 
     /**
-     * KV cache cells per sequence; 0 (default) sizes the cache to the rows: it starts small and
-     * grows to what the longest row in flight needs (prompt + maxTokens), at most ctxSize.
+     * KV cache cells per sequence; 0 sizes the cache to the rows: it starts small and grows to what
+     * the longest row in flight needs (prompt + maxTokens), at most ctxSize.
      */
     public Builder kvTokens(int kvTokens) {
-      this.kvTokens = kvTokens;
+      fields.put("kv_tokens", kvTokens);
       return this;
     }
 
-    /** Layers to offload to a GPU; -1 = all (default 0). */
+    /** Layers to offload to a GPU; -1 = all. */
     public Builder gpuLayers(int gpuLayers) {
-      this.gpuLayers = gpuLayers;
+      fields.put("gpu_layers", gpuLayers);
       return this;
     }
 
-    /** Tokens of context per sequence (default 2048). */
+    /** Tokens of context per sequence. */
     public Builder ctxSize(int ctxSize) {
-      this.ctxSize = ctxSize;
+      fields.put("ctx_size", ctxSize);
       return this;
     }
 
-    /** Compute threads per context; 0 = all cores (default 0). */
+    /** Compute threads per context; 0 = all cores. */
     public Builder threads(int threads) {
-      this.threads = threads;
+      fields.put("threads", threads);
       return this;
     }
 
-    /** Tokens per decode call (default 512). */
+    /** Tokens per decode call. */
     public Builder batchSize(int batchSize) {
-      this.batchSize = batchSize;
+      fields.put("batch_size", batchSize);
       return this;
     }
 
-    /** Sequences in flight in a batch engine (default 8). */
+    /** Sequences in flight in a batch engine. */
     public Builder parallel(int parallel) {
-      this.parallel = parallel;
+      fields.put("parallel", parallel);
       return this;
     }
 
-    /** Requests waiting for a slot; 0 = twice {@code parallel} (default 0). */
+    /** Requests waiting for a slot; 0 = twice {@code parallel}. */
     public Builder queueCapacity(int queueCapacity) {
-      this.queueCapacity = queueCapacity;
+      fields.put("queue_capacity", queueCapacity);
       return this;
     }
 
     /**
-     * {@code invariant} (default: a seeded row's text is the same whatever else is in flight) or
-     * {@code fast} (fastest kernels; the text can change with the batch).
+     * {@code invariant} (a seeded row's text is the same whatever else is in flight) or {@code
+     * fast} (fastest kernels; the text can change with the batch).
      */
     public Builder determinism(String determinism) {
-      this.determinism = determinism;
+      fields.put("determinism", determinism);
       return this;
     }
 
     /**
      * Whether a batch engine reuses the KV cells of a prompt prefix it has already decoded (a
-     * shared system prompt or preamble) instead of decoding it again (default true; batched mode).
+     * shared system prompt or preamble) instead of decoding it again.
      */
     public Builder prefixReuse(boolean prefixReuse) {
-      this.prefixReuse = prefixReuse;
+      fields.put("prefix_reuse", prefixReuse);
       return this;
     }
 
-    /** Seed of requests that carry neither a seed nor a row key (default 42). */
+    /** Seed of requests that carry neither a seed nor a row key. */
     public Builder seed(long seed) {
-      this.seed = seed;
+      fields.put("seed", seed);
       return this;
     }
 
-    /** Refuse to load above this estimate; 0 = what the machine has (default 0). */
+    /** Refuse to load above this estimate; 0 = what the machine has. */
     public Builder memoryLimitBytes(long memoryLimitBytes) {
-      this.memoryLimitBytes = memoryLimitBytes;
+      fields.put("memory_limit_bytes", memoryLimitBytes);
       return this;
     }
 

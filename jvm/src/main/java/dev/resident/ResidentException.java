@@ -1,6 +1,7 @@
 package dev.resident;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.internal.Contract;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -61,11 +62,13 @@ public class ResidentException extends RuntimeException {
     return code;
   }
 
-  /** Whether the same call may pass when retried (later or on another machine). */
+  /**
+   * Whether the same call may pass when retried (later or on another machine). The rule is the C++
+   * core's ({@code Status::is_retryable}), read from it: resource_exhausted, unavailable,
+   * deadline_exceeded and internal.
+   */
   public boolean isRetryable() {
-    return code == Code.RESOURCE_EXHAUSTED
-        || code == Code.UNAVAILABLE
-        || code == Code.DEADLINE_EXCEEDED;
+    return Contract.retryable(code.name().toLowerCase(Locale.ROOT));
   }
 
   static Code parseCode(String name) {

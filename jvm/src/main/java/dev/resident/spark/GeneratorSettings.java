@@ -1,39 +1,37 @@
 package dev.resident.spark;
 
+import dev.resident.ChatMessage;
 import dev.resident.GenerationRequest;
 import dev.resident.ModelSpec;
 import java.io.Serializable;
+import java.math.BigDecimal;
+import java.util.ArrayList;
 import java.util.List;
+import org.apache.spark.sql.Row;
 
 /**
  * What a task needs to know, fixed on the driver from the transformer's Params and shipped with the
- * closure. Plain fields: this is a value, built and checked in {@link TextGenerator#settings}.
+ * closure. Plain fields: this is a value, built and checked in {@link TextGenerator#settings}. The
+ * row rules and model options hold only the Params a user set: the rest take the C++ core's
+ * defaults there, never restated here.
  */
 final class GeneratorSettings implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
   String model;
   int inputIndex;
   boolean inputIsChat;
   int idIndex = -1;
-  int maxTokens;
-  double temperature;
-  int topK;
-  double topP;
-  double minP;
-  long seed;
-  List<String> stop;
-  String systemPrompt;
-  String promptTemplate;
-  boolean chat;
+
+  /** The job's row rules (template, system prompt, chat, sampling, timeout): the Params set. */
+  GenerationRequest rules = GenerationRequest.rules();
+
+  /** The model options set by Params (context, determinism, weights, KV cells, base seed). */
+  ModelSpec options;
+
   Strategy strategy;
   int parallel;
   int threads;
-  int ctxSize;
-  String determinism;
-  String weights;
-  int kvTokens;
-  double rowTimeout; // seconds; 0 = none
   long memoryBudgetBytes; // 0 = the native default (cgroup limit, else the machine)
   String memoryBudgetSource;
   int executorCores;
@@ -58,26 +56,50 @@ final class GeneratorSettings implements Serializable {
 
   /** The model spec of this job on this executor, for a model at {@code source}. */
   ModelSpec spec(String source) {
-    int t = strategy == Strategy.SHARED_BATCHED ? executorThreads() : threadsPerTask();
-    return ModelSpec.builder(source)
-        .threads(t)
-        .parallel(strategy == Strategy.SHARED_BATCHED ? parallel : 1)
-        .ctxSize(ctxSize)
-        .determinism(determinism)
-        .weights(weights)
-        .kvTokens(kvTokens)
-        .seed(seed)
+    boolean batched = strategy == Strategy.SHARED_BATCHED;
+    return options.toBuilder()
+        .source(source)
+        .threads(batched ? executorThreads() : threadsPerTask())
+        .parallel(batched ? parallel : 1)
         .build();
   }
 
-  /** A request with this job's sampling parameters; the prompt is set by the caller. */
-  GenerationRequest sampling(GenerationRequest r) {
-    return r.maxTokens(maxTokens)
-        .temperature((float) temperature)
-        .topK(topK)
-        .topP((float) topP)
-        .minP((float) minP)
-        .stop(stop)
-        .timeoutSeconds(rowTimeout);
+  /**
+   * The request of one row by the row contract: {@code input} is the prompt (a string, or chat
+   * messages as rows of role and content, a Scala or Java list), {@code id} the row's id; either
+   * may be null (a row without a prompt fails with the core's error saying so).
+   */
+  GenerationRequest request(Object input, Object id) {
+    String key = idText(id);
+    if (input == null) return rules.forRow(null, null, key);
+    if (input instanceof String) return rules.forRow((String) input, null, key);
+    List<ChatMessage> messages = new ArrayList<>();
+    for (Object o : asList(input)) {
+      Row m = (Row) o;
+      messages.add(
+          m == null
+              ? new ChatMessage(null, null)
+              : new ChatMessage(m.<String>getAs("role"), m.<String>getAs("content")));
+    }
+    return rules.forRow(null, messages, key);
+  }
+
+  private static List<?> asList(Object seq) {
+    if (seq instanceof List) return (List<?>) seq;
+    if (seq instanceof scala.collection.Seq) {
+      return scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) seq);
+    }
+    throw new IllegalArgumentException(
+        "a prompt is " + seq.getClass().getName() + ": use a string or an array of messages");
+  }
+
+  /**
+   * A row id as the contract's text: an integer in decimal (as the CLI writes a JSON integer), text
+   * as it is, any other value as its string (a double 7.0 is "7.0", as JSON writes it).
+   */
+  static String idText(Object id) {
+    if (id == null) return null;
+    if (id instanceof BigDecimal) return ((BigDecimal) id).toPlainString(); // never 7E+3
+    return String.valueOf(id);
   }
 }

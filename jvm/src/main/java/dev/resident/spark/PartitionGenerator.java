@@ -1,7 +1,6 @@
 package dev.resident.spark;
 
 import dev.resident.BatchEngine;
-import dev.resident.ChatMessage;
 import dev.resident.Generation;
 import dev.resident.GenerationRequest;
 import dev.resident.Model;
@@ -9,10 +8,8 @@ import dev.resident.ModelSpec;
 import dev.resident.Predictor;
 import dev.resident.ResidentException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
-import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CancellationException;
@@ -302,45 +299,10 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
     };
   }
 
-  /** The request of one row; IllegalArgumentException says why the row has none. */
+  /** The request of one row by the row contract (a bad row's error comes back as its outcome). */
   private GenerationRequest request(Row row) {
-    Object value = row.get(settings.inputIndex);
-    if (value == null) {
-      throw new IllegalArgumentException(
-          "the prompt is null: give each row a prompt (or filter out rows without one)");
-    }
-    GenerationRequest r;
-    String key;
-    if (settings.inputIsChat) {
-      List<ChatMessage> messages = new ArrayList<>();
-      StringBuilder k = new StringBuilder();
-      for (Object o : row.getList(settings.inputIndex)) {
-        Row m = (Row) o;
-        if (m == null || m.getAs("role") == null || m.getAs("content") == null) {
-          throw new IllegalArgumentException(
-              "a chat message is null or lacks its role or content: give every message both");
-        }
-        messages.add(new ChatMessage(m.getAs("role"), m.getAs("content")));
-        k.append(m.<String>getAs("role")).append('\u0000').append(m.<String>getAs("content"));
-      }
-      r = GenerationRequest.ofMessages(messages);
-      key = k.toString();
-    } else {
-      String prompt = (String) value;
-      if (!settings.promptTemplate.isEmpty()) {
-        prompt = settings.promptTemplate.replace("{prompt}", prompt);
-      }
-      r =
-          settings.chat
-              ? GenerationRequest.ofMessages(List.of(new ChatMessage("user", prompt)))
-              : GenerationRequest.ofPrompt(prompt);
-      key = prompt;
-    }
-    if (!settings.systemPrompt.isEmpty()) r.systemPrompt(settings.systemPrompt);
-    if (settings.idIndex >= 0 && row.get(settings.idIndex) != null) {
-      key = "id:" + row.get(settings.idIndex);
-    }
-    return settings.sampling(r).rowKey(key);
+    return settings.request(
+        row.get(settings.inputIndex), settings.idIndex >= 0 ? row.get(settings.idIndex) : null);
   }
 
   private static Row output(Row in, Generation g) {

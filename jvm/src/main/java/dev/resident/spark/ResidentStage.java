@@ -1,5 +1,6 @@
 package dev.resident.spark;
 
+import dev.resident.internal.Contract;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.ml.Transformer;
@@ -49,7 +50,7 @@ public abstract class ResidentStage<T extends ResidentStage<T>> extends Transfor
                 + " container or machine");
     setDefault(inputCol, inputColDefault);
     setDefault(errorCol, "error");
-    setDefault(strategy, Strategy.SHARED_BATCHED.label());
+    setDefault(strategy, Contract.defaultStrategy());
     setDefault(threads, 0);
     setDefault(memoryBudget, "");
   }

@@ -1,6 +1,7 @@
 package dev.resident.spark;
 
-import java.util.Locale;
+import dev.resident.ResidentException;
+import dev.resident.internal.Contract;
 
 /** How executors hold the model (the loading strategies compared in the README). */
 public enum Strategy {
@@ -21,13 +22,22 @@ public enum Strategy {
     return label;
   }
 
+  /**
+   * The strategy of this name, by the core's rule (case and blanks ignored; the CLI's former names
+   * {@code batched} and {@code predictor-per-thread} read as shared-batched and shared).
+   * IllegalArgumentException lists the names.
+   */
   public static Strategy parse(String name) {
-    String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
-    for (Strategy s : values()) {
-      if (s.label.equals(n)) return s;
+    String canonical;
+    try {
+      canonical = Contract.strategyName(name);
+    } catch (ResidentException e) {
+      throw new IllegalArgumentException(e.getMessage().replaceFirst("^invalid_argument: ", ""), e);
     }
-    throw new IllegalArgumentException(
-        "unknown strategy '" + name + "': use shared-batched, shared or per-partition");
+    for (Strategy s : values()) {
+      if (s.label.equals(canonical)) return s;
+    }
+    throw new IllegalStateException("the core named a strategy this jar lacks: " + canonical);
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.resident.GenerationRequest;
 import dev.resident.ModelSpec;
 import dev.resident.Resident;
 import dev.resident.ResidentException;
+import dev.resident.internal.Contract;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -143,22 +144,24 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
     setDefault(completionTokensCol, "completion_tokens");
     setDefault(finishReasonCol, "finish_reason");
     setDefault(idCol, "");
-    setDefault(maxTokens, 128);
-    setDefault(temperature, 0.0);
-    setDefault(topK, 40);
-    setDefault(topP, 0.95);
-    setDefault(minP, 0.05);
-    setDefault(seed, 42L);
+    // The defaults of the engine's settings are the C++ core's, read from it (they show in
+    // explainParams and in Python); only the Params a user sets are sent to the engine.
+    setDefault(maxTokens, Contract.ruleDefault("max_tokens").asInt());
+    setDefault(temperature, Contract.ruleDefault("temperature").asDouble());
+    setDefault(topK, Contract.ruleDefault("top_k").asInt());
+    setDefault(topP, Contract.ruleDefault("top_p").asDouble());
+    setDefault(minP, Contract.ruleDefault("min_p").asDouble());
+    setDefault(seed, Contract.specDefault("seed").asLong());
     setDefault(stop, new String[0]);
-    setDefault(systemPrompt, "");
-    setDefault(promptTemplate, "");
-    setDefault(chat, false);
-    setDefault(parallel, 8);
-    setDefault(ctxSize, 2048);
-    setDefault(determinism, "invariant");
-    setDefault(weights, "auto");
-    setDefault(kvTokens, 0);
-    setDefault(rowTimeout, 0.0);
+    setDefault(systemPrompt, Contract.ruleDefault("system_prompt").asText());
+    setDefault(promptTemplate, Contract.ruleDefault("prompt_template").asText());
+    setDefault(chat, Contract.ruleDefault("chat").asBoolean());
+    setDefault(parallel, Contract.specDefault("parallel").asInt());
+    setDefault(ctxSize, Contract.specDefault("ctx_size").asInt());
+    setDefault(determinism, Contract.specDefault("determinism").asText());
+    setDefault(weights, Contract.specDefault("weights").asText());
+    setDefault(kvTokens, Contract.specDefault("kv_tokens").asInt());
+    setDefault(rowTimeout, Contract.ruleDefault("timeout_seconds").asDouble());
   }
 
   @Override
@@ -363,13 +366,18 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
 
   /** The settings the executors work from: every Param, checked, in one serializable value. */
   GeneratorSettings settings(StructType schema, SparkSession spark) {
-    GeneratorSettings s = checkedParams();
+    GeneratorSettings s = settings(executors(spark));
     String in = getOrDefault(inputCol());
     String id = getOrDefault(idCol);
     s.inputIndex = schema.fieldIndex(in);
     s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
     s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
-    Executors e = executors(spark);
+    return s;
+  }
+
+  /** The settings from the Params and the executors' resources (the SQL function's too). */
+  GeneratorSettings settings(Executors e) {
+    GeneratorSettings s = checkedParams();
     s.memoryBudgetBytes = e.memoryBudgetBytes;
     s.memoryBudgetSource = e.memoryBudgetSource;
     s.executorCores = e.executorCores;
@@ -390,30 +398,34 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
   private GeneratorSettings checkedParams() {
     GeneratorSettings s = new GeneratorSettings();
     s.model = requiredModel("smollm2-135m-instruct, or a .gguf path");
-    s.maxTokens = (Integer) getOrDefault(maxTokens);
-    s.temperature = (Double) getOrDefault(temperature);
-    s.topK = (Integer) getOrDefault(topK);
-    s.topP = (Double) getOrDefault(topP);
-    s.minP = (Double) getOrDefault(minP);
-    s.seed = (Long) getOrDefault(seed);
-    s.stop = Arrays.asList(getOrDefault(stop));
-    s.systemPrompt = getOrDefault(systemPrompt);
-    s.promptTemplate = getOrDefault(promptTemplate);
-    if (!s.promptTemplate.isEmpty() && !s.promptTemplate.contains("{prompt}")) {
-      throw new IllegalArgumentException(
-          "TextGenerator: promptTemplate '" + s.promptTemplate + "' has no {prompt} placeholder");
-    }
-    s.chat = (Boolean) getOrDefault(chat) || !s.systemPrompt.isEmpty();
+    GenerationRequest r = s.rules;
+    ifSet(maxTokens, v -> r.maxTokens((Integer) v));
+    ifSet(temperature, v -> r.temperature(((Double) v).floatValue()));
+    ifSet(topK, v -> r.topK((Integer) v));
+    ifSet(topP, v -> r.topP(((Double) v).floatValue()));
+    ifSet(minP, v -> r.minP(((Double) v).floatValue()));
+    ifSet(stop, v -> r.stop(Arrays.asList((String[]) v)));
+    ifSet(systemPrompt, v -> r.systemPrompt((String) v));
+    ifSet(promptTemplate, v -> r.promptTemplate((String) v));
+    ifSet(chat, v -> r.chat((Boolean) v));
+    ifSet(rowTimeout, v -> r.timeoutSeconds((Double) v));
+    ModelSpec.Builder o = ModelSpec.builder(s.model);
+    ifSet(ctxSize, v -> o.ctxSize((Integer) v));
+    ifSet(determinism, v -> o.determinism((String) v));
+    ifSet(weights, v -> o.weights((String) v));
+    ifSet(kvTokens, v -> o.kvTokens((Integer) v));
+    ifSet(seed, v -> o.seed((Long) v));
+    s.options = o.build();
     s.strategy = Strategy.parse(getOrDefault(strategy()));
     s.parallel = (Integer) getOrDefault(parallel);
     s.threads = (Integer) getOrDefault(threads());
-    s.ctxSize = (Integer) getOrDefault(ctxSize);
-    s.determinism = getOrDefault(determinism);
-    s.weights = getOrDefault(weights);
-    s.kvTokens = (Integer) getOrDefault(kvTokens);
-    s.rowTimeout = (Double) getOrDefault(rowTimeout);
     check(s);
     return s;
+  }
+
+  /** Hands the Param's value on when a user set it (a default is the core's, not sent). */
+  private void ifSet(Param<?> p, java.util.function.Consumer<Object> use) {
+    if (isSet(p)) use.accept(getOrDefault(p));
   }
 
   /**
@@ -421,18 +433,9 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
    * IllegalArgumentException naming the Param, its value and its valid range.
    */
   private static void check(GeneratorSettings s) {
-    ModelSpec spec =
-        ModelSpec.builder(s.model)
-            .threads(s.threads)
-            .parallel(s.parallel)
-            .ctxSize(s.ctxSize)
-            .determinism(s.determinism)
-            .weights(s.weights)
-            .kvTokens(s.kvTokens)
-            .seed(s.seed)
-            .build();
+    ModelSpec spec = s.options.toBuilder().threads(s.threads).parallel(s.parallel).build();
     try {
-      Resident.validate(spec, s.sampling(GenerationRequest.ofPrompt("-")));
+      Resident.validate(spec, s.rules.forRow("-", null, null));
     } catch (ResidentException e) {
       if (e.code() != ResidentException.Code.INVALID_ARGUMENT) throw e;
       throw new IllegalArgumentException(

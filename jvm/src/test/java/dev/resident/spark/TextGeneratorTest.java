@@ -113,7 +113,7 @@ class TextGeneratorTest {
         assertNull(r.getAs("completion"));
       }
     }
-    assertTrue(out.get(1).<String>getAs("error").contains("null"), out.get(1).toString());
+    assertTrue(out.get(1).<String>getAs("error").contains("has no prompt"), out.get(1).toString());
     assertTrue(out.get(2).<String>getAs("error").contains("empty"), out.get(2).toString());
     assertTrue(out.get(3).<String>getAs("error").contains("context"), out.get(3).toString());
   }
@@ -174,7 +174,7 @@ class TextGeneratorTest {
       for (int i = 0; i < texts.size(); i++) {
         GenerationRequest r =
             GenerationRequest.ofPrompt(texts.get(i)).maxTokens(12).temperature(0.8f);
-        out.add(p.generate(r.rowKey("id:" + i)).text());
+        out.add(p.generate(r.id(String.valueOf(i))).text());
       }
     }
     return out;

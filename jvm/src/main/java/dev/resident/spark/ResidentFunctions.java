@@ -1,0 +1,132 @@
+package dev.resident.spark;
+
+import dev.resident.BatchEngine;
+import dev.resident.Generation;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Spark SQL functions served by the executor's resident model:
+ *
+ * <pre>{@code
+ * ResidentFunctions.register(spark);
+ * spark.sql("SELECT id, resident_generate(prompt, map('model', 'smollm2-135m-instruct',"
+ *     + " 'maxTokens', '32', 'id', CAST(id AS STRING))).completion FROM prompts");
+ * }</pre>
+ *
+ * <p>{@code resident_generate(prompt, options)}: {@code prompt} is a string or an array of
+ * struct&lt;role, content&gt;; {@code options} a map&lt;string, string&gt; of TextGenerator Param
+ * names (model, maxTokens, temperature, topK, topP, minP, seed, stop (one string), systemPrompt,
+ * promptTemplate, chat, parallel, ctxSize, determinism, weights, kvTokens, rowTimeout, threads)
+ * plus {@code id}, the row's id, which seeds its sampler by the same row contract as every front
+ * end. It returns struct&lt;completion, prompt_tokens, completion_tokens, finish_reason, error&gt;:
+ * a bad row gets its error, never a lost row. Rows go to the executor's one batch engine (strategy
+ * shared-batched); each task keeps one row in flight, so the engine fills from the executor's
+ * concurrent tasks: for the highest throughput use {@link TextGenerator}, which keeps a window of
+ * rows in flight per task. The executors' memory budget is spark.executor.memoryOverhead's, as for
+ * a TextGenerator without the memoryBudget Param.
+ */
+public final class ResidentFunctions {
+  /** The type {@code resident_generate} returns. */
+  public static final StructType RESULT_TYPE =
+      new StructType()
+          .add("completion", DataTypes.StringType)
+          .add("prompt_tokens", DataTypes.IntegerType)
+          .add("completion_tokens", DataTypes.IntegerType)
+          .add("finish_reason", DataTypes.StringType)
+          .add("error", DataTypes.StringType);
+
+  /** Settings per distinct options map (without the row's id), checked once per JVM. */
+  private static final Map<Map<String, String>, GeneratorSettings> SETTINGS =
+      new ConcurrentHashMap<>();
+
+  private ResidentFunctions() {}
+
+  /** Registers {@code resident_generate} in the session's function registry. */
+  public static void register(SparkSession spark) {
+    ResidentStage.Executors executors = new TextGenerator().executors(spark);
+    spark
+        .udf()
+        .register(
+            "resident_generate",
+            (UDF2<Object, scala.collection.Map<String, String>, Row>)
+                (prompt, options) -> generate(executors, prompt, options),
+            RESULT_TYPE);
+  }
+
+  private static Row generate(
+      ResidentStage.Executors executors,
+      Object prompt,
+      scala.collection.Map<String, String> options) {
+    Map<String, String> o =
+        options == null
+            ? new TreeMap<>()
+            : new TreeMap<>(scala.jdk.javaapi.CollectionConverters.asJava(options));
+    String id = o.remove("id");
+    GeneratorSettings s = SETTINGS.computeIfAbsent(o, k -> settings(k, executors));
+    ExecutorModels.applyBudget(s.memoryBudgetBytes, s.memoryBudgetSource);
+    BatchEngine engine = ExecutorModels.engine(s.spec(ExecutorModels.locate(s.model)));
+    Generation g = engine.generate(s.request(prompt, id));
+    return g.isOk()
+        ? RowFactory.create(
+            g.text(), g.promptTokens(), g.completionTokens(), g.finishReason(), null)
+        : RowFactory.create(null, null, null, null, g.error().getMessage());
+  }
+
+  /**
+   * The settings of one options map, as a TextGenerator with those Params would use them;
+   * IllegalArgumentException naming an unknown option or a bad value (the query fails: settings are
+   * not a row's fault).
+   */
+  static GeneratorSettings settings(Map<String, String> options, ResidentStage.Executors e) {
+    TextGenerator t = new TextGenerator();
+    for (Map.Entry<String, String> kv : options.entrySet()) {
+      String name = kv.getKey();
+      if (name.equals("strategy")
+          || name.equals("memoryBudget")
+          || name.endsWith("Col")
+          || !t.hasParam(name)) {
+        throw new IllegalArgumentException(
+            "resident_generate: unknown option '"
+                + name
+                + "': use model, maxTokens, temperature, topK, topP, minP, seed, stop,"
+                + " systemPrompt, promptTemplate, chat, parallel, ctxSize, determinism, weights,"
+                + " kvTokens, rowTimeout, threads or id");
+      }
+      t.set(t.getParam(name), parse(t.getParam(name), kv.getValue()));
+    }
+    t.setStrategy(Strategy.SHARED_BATCHED.label());
+    return t.settings(e);
+  }
+
+  private static Object parse(Param<?> p, String v) {
+    try {
+      if (p instanceof IntParam) return Integer.parseInt(v.trim());
+      if (p instanceof LongParam) return Long.parseLong(v.trim());
+      if (p instanceof DoubleParam) return Double.parseDouble(v.trim());
+      if (p instanceof BooleanParam) {
+        if (v.trim().equalsIgnoreCase("true")) return true;
+        if (v.trim().equalsIgnoreCase("false")) return false;
+        throw new NumberFormatException();
+      }
+    } catch (NumberFormatException | NullPointerException ex) {
+      throw new IllegalArgumentException(
+          "resident_generate: option '" + p.name() + "' = '" + v + "' is not a valid value", ex);
+    }
+    if (p instanceof StringArrayParam) return new String[] {v};
+    return v;
+  }
+}
