@@ -5,12 +5,6 @@ import dev.resident.Generation;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import org.apache.spark.ml.param.BooleanParam;
-import org.apache.spark.ml.param.DoubleParam;
-import org.apache.spark.ml.param.IntParam;
-import org.apache.spark.ml.param.LongParam;
-import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -106,27 +100,13 @@ public final class ResidentFunctions {
                 + " systemPrompt, promptTemplate, chat, parallel, ctxSize, determinism, weights,"
                 + " kvTokens, rowTimeout, threads or id");
       }
-      t.set(t.getParam(name), parse(t.getParam(name), kv.getValue()));
+      try {
+        t.setFromText(name, kv.getValue());
+      } catch (IllegalArgumentException ex) {
+        throw new IllegalArgumentException("resident_generate: option " + ex.getMessage(), ex);
+      }
     }
     t.setStrategy(Strategy.SHARED_BATCHED.label());
     return t.settings(e);
-  }
-
-  private static Object parse(Param<?> p, String v) {
-    try {
-      if (p instanceof IntParam) return Integer.parseInt(v.trim());
-      if (p instanceof LongParam) return Long.parseLong(v.trim());
-      if (p instanceof DoubleParam) return Double.parseDouble(v.trim());
-      if (p instanceof BooleanParam) {
-        if (v.trim().equalsIgnoreCase("true")) return true;
-        if (v.trim().equalsIgnoreCase("false")) return false;
-        throw new NumberFormatException();
-      }
-    } catch (NumberFormatException | NullPointerException ex) {
-      throw new IllegalArgumentException(
-          "resident_generate: option '" + p.name() + "' = '" + v + "' is not a valid value", ex);
-    }
-    if (p instanceof StringArrayParam) return new String[] {v};
-    return v;
   }
 }

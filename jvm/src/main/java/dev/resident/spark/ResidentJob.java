@@ -1,6 +1,7 @@
 package dev.resident.spark;
 
 import dev.resident.Resident;
+import dev.resident.internal.Contract;
 import dev.resident.internal.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -40,62 +41,93 @@ public final class ResidentJob {
     String output;
     String inputFormat;
     String format;
-    String strategy = Strategy.SHARED_BATCHED.label();
     int partitions = 0;
-    int maxTokens = 128;
-    long seed = 42;
-    double temperature = 0;
-    int parallel = 8;
-    int threads = 0;
-    int ctxSize = 2048;
-    String promptCol = "prompt";
-    String idCol = "";
-    String systemPrompt = "";
-    boolean chat;
-    String determinism = "invariant";
-    String weights = "auto";
-    int kvTokens = 0;
-    double rowTimeout = 0;
-    String memoryBudget = "";
     String summary;
-    int topK = 5;
-    int batchSize = 8;
+
+    /** The options that set a stage's Params, by flag (e.g. --max-tokens), in the order given. */
+    final Map<String, String> params = new LinkedHashMap<>();
   }
 
-  static final String USAGE =
-      String.join(
-          "\n",
-          "usage: spark-submit --class dev.resident.spark.ResidentJob <jar> --model M --input PATH"
-              + " --output PATH [options]",
-          "  --model M            catalog name, .gguf path on every node, or a --files name",
-          "  --input PATH         .jsonl/.json, .csv or .parquet (or --input-format)",
-          "  --output PATH        .jsonl/.json, .parquet or .csv (or --format); a Spark folder",
-          "  --strategy S         shared-batched (default), shared or per-partition",
-          "  --partitions P       repartition the input into P partitions, keeping row order",
-          "  --max-tokens N       tokens per completion (128)",
-          "  --seed N             base seed, mixed with each row's key (42)",
-          "  --temperature T      0 = greedy (0)",
-          "  --parallel N         sequences in flight per executor (8)",
-          "  --threads N          compute threads per executor (0 = its cores)",
-          "  --ctx-size N         tokens of context per sequence (2048)",
-          "  --prompt-col C       input column of prompts (prompt)",
-          "  --id-col C           column that keys each row's seed (default: the prompt)",
-          "  --chat               render prompts with the model's chat template",
-          "  --system TEXT        system prompt (implies --chat)",
-          "  --determinism D      invariant (default) or fast",
-          "  --weights W          auto (default), shared (mapped, one copy per node) or private",
-          "                       (repacked; needs --determinism fast)",
-          "  --kv-tokens N        KV cells per sequence (0 = sized to the rows)",
-          "  --row-timeout S      seconds a row may take before it fails (0 = no limit)",
-          "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",
-          "                       spark.executor.memoryOverhead where set, else the machine)",
-          "  --summary FILE       write totals and per-executor metrics as JSON",
-          "",
-          "With an image classifier (e.g. --model efficientnet-lite0, or an .onnx file) the input",
-          "is a folder of images (JPEG, PNG, BMP, GIF; searched recursively) and each output row",
-          "is a file's path, label, score, top_k classes and error:",
-          "  --top-k K            classes per image (5)",
-          "  --batch-size N       images per inference call (8)");
+  /**
+   * The flags that set Params, and the Param each sets. A Param not given keeps its default (the
+   * core's, for the engine's settings); the usage shows it.
+   */
+  static final Map<String, String> PARAM_FLAGS = new LinkedHashMap<>();
+
+  static {
+    String[][] flags = {
+      {"--strategy", "strategy"},
+      {"--max-tokens", "maxTokens"},
+      {"--seed", "seed"},
+      {"--temperature", "temperature"},
+      {"--top-p", "topP"},
+      {"--min-p", "minP"},
+      {"--parallel", "parallel"},
+      {"--threads", "threads"},
+      {"--ctx-size", "ctxSize"},
+      {"--prompt-col", "inputCol"},
+      {"--id-col", "idCol"},
+      {"--chat", "chat"},
+      {"--system", "systemPrompt"},
+      {"--prompt-template", "promptTemplate"},
+      {"--determinism", "determinism"},
+      {"--weights", "weights"},
+      {"--kv-tokens", "kvTokens"},
+      {"--row-timeout", "rowTimeout"},
+      {"--memory-budget", "memoryBudget"},
+      {"--top-k", "topK"},
+      {"--batch-size", "batchSize"},
+    };
+    for (String[] f : flags) PARAM_FLAGS.put(f[0], f[1]);
+  }
+
+  static String usage() {
+    return String.join(
+        "\n",
+        "usage: spark-submit --class dev.resident.spark.ResidentJob <jar> --model M --input PATH"
+            + " --output PATH [options]",
+        "  --model M            catalog name, .gguf path on every node, or a --files name",
+        "  --input PATH         .jsonl/.json, .csv or .parquet (or --input-format)",
+        "  --output PATH        .jsonl/.json, .parquet or .csv (or --format); a Spark folder",
+        "  --strategy S         shared-batched (default), shared or per-partition",
+        "  --partitions P       repartition the input into P partitions, keeping row order",
+        "  --max-tokens N       tokens per completion" + textDefault("maxTokens"),
+        "  --seed N             base seed, mixed with each row's key" + textDefault("seed"),
+        "  --temperature T      0 = greedy" + textDefault("temperature"),
+        "  --top-p P, --min-p P nucleus and min-p sampling (used when temperature > 0)",
+        "  --parallel N         sequences in flight per executor" + textDefault("parallel"),
+        "  --threads N          compute threads per executor (0 = its cores)",
+        "  --ctx-size N         tokens of context per sequence" + textDefault("ctxSize"),
+        "  --prompt-col C       input column of prompts (prompt)",
+        "  --id-col C           column of row ids, which seed each row (default: the prompt)",
+        "  --chat               render prompts with the model's chat template",
+        "  --system TEXT        system prompt (implies --chat)",
+        "  --prompt-template T  template around each prompt, {prompt} where it goes",
+        "  --determinism D      invariant (default) or fast",
+        "  --weights W          auto (default), shared (mapped, one copy per node) or private",
+        "                       (repacked; needs --determinism fast)",
+        "  --kv-tokens N        KV cells per sequence (0 = sized to the rows)",
+        "  --row-timeout S      seconds a row may take before it fails (0 = no limit)",
+        "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",
+        "                       spark.executor.memoryOverhead where set, else the machine)",
+        "  --summary FILE       write totals and per-executor metrics as JSON",
+        "",
+        "With an image classifier (e.g. --model efficientnet-lite0, or an .onnx file) the input",
+        "is a folder of images (JPEG, PNG, BMP, GIF; searched recursively) and each output row",
+        "is a file's path, label, score, top_k classes and error:",
+        "  --top-k K            classes per image (5)",
+        "  --batch-size N       images per inference call (8)");
+  }
+
+  /** " (default)" of a TextGenerator Param: the core's default, read from it. */
+  private static String textDefault(String param) {
+    try {
+      TextGenerator t = new TextGenerator();
+      return " (" + t.getOrDefault(t.getParam(param)) + ")";
+    } catch (RuntimeException | LinkageError e) {
+      return ""; // no native library here: the usage still prints
+    }
+  }
 
   static Options parse(String[] args) {
     Options o = new Options();
@@ -103,7 +135,7 @@ public final class ResidentJob {
       String a = args[i];
       if (a.equals("--help") || a.equals("-h")) throw new UsageError(null);
       if (a.equals("--chat")) {
-        o.chat = true;
+        o.params.put(a, "true");
         continue;
       }
       if (i + 1 >= args.length) throw new UsageError("option " + a + " needs a value");
@@ -115,32 +147,15 @@ public final class ResidentJob {
           case "--output" -> o.output = v;
           case "--input-format" -> o.inputFormat = v;
           case "--format" -> o.format = v;
-          case "--strategy" -> o.strategy = Strategy.parse(v).label();
           case "--partitions" -> o.partitions = Integer.parseInt(v);
-          case "--max-tokens" -> o.maxTokens = Integer.parseInt(v);
-          case "--seed" -> o.seed = Long.parseLong(v);
-          case "--temperature" -> o.temperature = Double.parseDouble(v);
-          case "--parallel" -> o.parallel = Integer.parseInt(v);
-          case "--threads" -> o.threads = Integer.parseInt(v);
-          case "--ctx-size" -> o.ctxSize = Integer.parseInt(v);
-          case "--prompt-col" -> o.promptCol = v;
-          case "--id-col" -> o.idCol = v;
-          case "--system" -> o.systemPrompt = v;
-          case "--determinism" -> o.determinism = v;
-          case "--weights" -> o.weights = v;
-          case "--kv-tokens" -> o.kvTokens = Integer.parseInt(v);
-          case "--row-timeout" -> o.rowTimeout = Double.parseDouble(v);
-          case "--memory-budget" -> o.memoryBudget = v;
           case "--summary" -> o.summary = v;
-          case "--top-k" -> o.topK = Integer.parseInt(v);
-          case "--batch-size" -> o.batchSize = Integer.parseInt(v);
-          default -> throw new UsageError("unknown option " + a);
+          default -> {
+            if (!PARAM_FLAGS.containsKey(a)) throw new UsageError("unknown option " + a);
+            o.params.put(a, v);
+          }
         }
       } catch (NumberFormatException e) {
         throw new UsageError("option " + a + " needs a number, not '" + v + "'");
-      } catch (IllegalArgumentException e) {
-        if (e instanceof UsageError) throw e;
-        throw new UsageError(e.getMessage());
       }
     }
     if (o.model == null || o.input == null || o.output == null) {
@@ -193,36 +208,30 @@ public final class ResidentJob {
   /** Runs the job on the session; returns the summary it wrote (or would write). */
   /** The job's transformer, from its options. */
   static TextGenerator generator(Options o) {
-    return new TextGenerator()
-        .setModel(o.model)
-        .setInputCol(o.promptCol)
-        .setIdCol(o.idCol)
-        .setStrategy(o.strategy)
-        .setMaxTokens(o.maxTokens)
-        .setSeed(o.seed)
-        .setTemperature(o.temperature)
-        .setParallel(o.parallel)
-        .setThreads(o.threads)
-        .setCtxSize(o.ctxSize)
-        .setChat(o.chat)
-        .setSystemPrompt(o.systemPrompt)
-        .setDeterminism(o.determinism)
-        .setWeights(o.weights)
-        .setKvTokens(o.kvTokens)
-        .setRowTimeout(o.rowTimeout)
-        .setMemoryBudget(o.memoryBudget);
+    return withParams(new TextGenerator().setModel(o.model), o, "language models");
   }
 
   /** The job's transformer for an image classifier, from its options. */
   static ImageClassifier classifier(Options o) {
-    return new ImageClassifier()
-        .setModel(o.model)
-        .setInputCol("content")
-        .setStrategy(o.strategy)
-        .setTopK(o.topK)
-        .setBatchSize(o.batchSize)
-        .setThreads(o.threads)
-        .setMemoryBudget(o.memoryBudget);
+    return withParams(
+        new ImageClassifier().setModel(o.model).setInputCol("content"), o, "image classifiers");
+  }
+
+  /** Sets the stage's Params from the options; a flag it has no Param for is a usage error. */
+  private static <T extends ResidentStage<T>> T withParams(T stage, Options o, String kind) {
+    for (Map.Entry<String, String> f : o.params.entrySet()) {
+      String param = PARAM_FLAGS.get(f.getKey());
+      if (!stage.hasParam(param)
+          || (param.equals("inputCol") && kind.equals("image classifiers"))) {
+        throw new UsageError("option " + f.getKey() + " does not apply to " + kind);
+      }
+      try {
+        stage.setFromText(param, f.getValue());
+      } catch (IllegalArgumentException e) {
+        throw new UsageError("option " + f.getKey() + ": " + e.getMessage());
+      }
+    }
+    return stage;
   }
 
   /** Whether the job classifies images (the model is an image classifier) or generates text. */
@@ -274,13 +283,18 @@ public final class ResidentJob {
     return summary;
   }
 
+  /** The job's strategy, by its canonical name. */
+  static String strategyOf(Options o) {
+    return Strategy.parse(o.params.getOrDefault("--strategy", Contract.defaultStrategy())).label();
+  }
+
   /** What every job's summary says: the model, strategy, rows and loads, per executor too. */
   private static Map<String, Object> summary(
       Options o, JobMetrics m, double wall, Dataset<Row> input) {
     JobMetrics.ExecutorTotals all = m.total();
     Map<String, Object> summary = new LinkedHashMap<>();
     summary.put("model", o.model);
-    summary.put("strategy", o.strategy);
+    summary.put("strategy", strategyOf(o));
     // The count asked for, not asked of a range-partitioned input (which would sample it again).
     summary.put("partitions", o.partitions > 0 ? o.partitions : input.rdd().getNumPartitions());
     summary.put("wall_seconds", wall);
@@ -345,7 +359,7 @@ public final class ResidentJob {
       validate(o);
     } catch (IllegalArgumentException e) {
       if (e.getMessage() != null) System.err.println("error: " + e.getMessage());
-      System.err.println(USAGE);
+      System.err.println(usage());
       System.exit(e.getMessage() == null ? 0 : 2);
       return;
     }

@@ -4,8 +4,12 @@ import dev.resident.internal.Contract;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataType;
@@ -90,6 +94,42 @@ public abstract class ResidentStage<T extends ResidentStage<T>> extends Transfor
 
   public Param<String> memoryBudget() {
     return memoryBudget;
+  }
+
+  /**
+   * Sets the Param of this name from its text, converted to the Param's type (the SQL function's
+   * options and the ready job's flags). IllegalArgumentException names the Param and the value.
+   */
+  public T setFromText(String name, String value) {
+    if (!hasParam(name)) {
+      throw new IllegalArgumentException(stageName() + " has no Param '" + name + "'");
+    }
+    Param<?> p = getParam(name);
+    String v = value == null ? "" : value.trim();
+    Object parsed;
+    try {
+      if (p instanceof IntParam) parsed = Integer.parseInt(v);
+      else if (p instanceof LongParam) parsed = Long.parseLong(v);
+      else if (p instanceof DoubleParam) parsed = Double.parseDouble(v);
+      else if (p instanceof BooleanParam) {
+        if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
+          throw new NumberFormatException();
+        }
+        parsed = Boolean.parseBoolean(v);
+      } else if (p instanceof StringArrayParam) parsed = new String[] {value};
+      else parsed = value;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          stageName() + ": Param " + name + " = '" + value + "' is not a valid " + kindOf(p), e);
+    }
+    set(getParam(name), parsed);
+    return self();
+  }
+
+  private static String kindOf(Param<?> p) {
+    if (p instanceof IntParam || p instanceof LongParam) return "integer";
+    if (p instanceof DoubleParam) return "number";
+    return "true or false";
   }
 
   public T setModel(String v) {
