@@ -2,8 +2,10 @@
 # The whole test suite from a fresh machine: set-up (idempotent), the format
 # checks, then the C++ tests built three ways (release, ASan+UBSan, and TSan
 # with libllama instrumented too), then the jar's tests on a real
-# Spark (JUnit in local[2], and spark-submit in local-cluster mode).
-# RESIDENT_TEST_PRESETS picks a subset of: release asan tsan jvm.
+# Spark (JUnit in local[2], and spark-submit in local-cluster mode), then the
+# Python package's tests (pytest on a real Spark, and the row contract across
+# the CLI, Java, Python and SQL).
+# RESIDENT_TEST_PRESETS picks a subset of: release asan tsan jvm python.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,10 +13,10 @@ cd "$root"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-presets=${RESIDENT_TEST_PRESETS:-release asan tsan jvm}
+presets=${RESIDENT_TEST_PRESETS:-release asan tsan jvm python}
 parts=(core)
 [[ " $presets " == *" tsan "* ]] && parts+=(tsan)
-[[ " $presets " == *" jvm "* ]] && parts+=(jdk)
+[[ " $presets " == *" jvm "* || " $presets " == *" python "* ]] && parts+=(jdk)
 scripts/bootstrap.sh "${parts[@]}"
 
 log "checking the format (clang-format)"
@@ -68,6 +70,18 @@ start=$SECONDS
 for preset in $presets; do
     if [ "$preset" = jvm ]; then
         run_jvm_tests
+        continue
+    fi
+    if [ "$preset" = python ]; then
+        cli="$root/build/release/tools/resident/resident"
+        if [ ! -x "$cli" ]; then # the row-contract test runs the CLI beside Spark
+            log "preset python: the CLI (cmake preset release, target resident)"
+            cmake --preset release >/dev/null
+            cmake --build --preset release --target resident
+            pull_test_models "$cli"
+        fi
+        log "preset python: pytest on a real Spark (scripts/test-python.sh)"
+        RESIDENT_CLI="$cli" scripts/test-python.sh
         continue
     fi
     log "preset $preset: configure and build"
