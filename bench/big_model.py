@@ -93,7 +93,7 @@ def run_jobs(resident: str, model: str, rows: Path, work: Path, n: int, weights:
         summaries.append(summary)
         procs.append(subprocess.Popen(
             [resident, "run", "-m", model, "-i", str(rows), "-o", str(work / f"out-{k}.jsonl"),
-             "--strategy", "batched", "--parallel", str(a.parallel), "--threads",
+             "--strategy", "shared-batched", "--parallel", str(a.parallel), "--threads",
              str(a.threads), "--max-tokens", str(a.max_tokens), "--ctx-size", str(a.ctx_size),
              "--weights", weights, "--determinism", "fast", "--progress", "none",
              "--summary", str(summary)],

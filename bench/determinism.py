@@ -102,7 +102,7 @@ def measure(resident: str, model: Path, rows: Path, work: Path, a, variant: str)
     report = []
     for mode in MODES:
         ref, s = job(resident, model, rows, work, a, variant,
-                     ["--strategy", "predictor-per-thread", "--parallel", "1",
+                     ["--strategy", "shared", "--parallel", "1",
                       "--determinism", mode])
         log(f"  {mode}: lone predictor {tokens_per_second(s):.1f} tok/s ({s['cpu_variant']})")
         for n in map(int, a.parallel.split(",")):

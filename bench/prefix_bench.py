@@ -46,7 +46,7 @@ def write_rows(path: Path, rows: int) -> None:
 def run(resident: Path, model: str, rows: Path, out: Path, a, reuse: bool) -> dict:
     summary = out.with_suffix(".summary.json")
     cmd = [resident, "run", "--model", model, "--input", rows, "--output", out,
-           "--strategy", "batched", "--parallel", a.parallel, "--max-tokens", a.max_tokens,
+           "--strategy", "shared-batched", "--parallel", a.parallel, "--max-tokens", a.max_tokens,
            "--ctx-size", a.ctx_size, "--progress", "none", "--summary", summary]
     if not reuse:
         cmd.append("--no-prefix-reuse")

@@ -304,7 +304,7 @@ def strategies(env: dict, model: Path, a, prompt: str, work: Path) -> list[dict]
     with rows.open("w") as f:
         for i in range(a.rows):
             f.write(json.dumps({"id": i, "prompt": prompt}) + "\n")
-    plans = [("batched", []), ("predictor-per-thread", []),
+    plans = [("shared-batched", []), ("shared", []),
              ("per-partition", ["--partitions", str(a.partitions)])]
     out = []
     for name, extra in plans:
@@ -407,9 +407,9 @@ def report(rb: dict, lbb: dict[int, dict], lb: dict, strat: list[dict], a, wall:
           f"EOS, --parallel {a.strategy_parallel}, --threads {a.threads} "
           f"(per-partition: {a.partitions} partitions); median of {a.strategy_runs} run(s)")
         p(f"{'strategy':<21} | {'loads':>5} | {'load s':>6} | {'wall s':>7} | {'rows/s':>6} | "
-          f"{'gen tok/s':>9} | {'peak RSS':>9} | {'wall/batched':>12}")
+          f"{'gen tok/s':>9} | {'peak RSS':>9} | {'wall/sh-batch':>12}")
         p("-" * 96)
-        base = next((x["wall_seconds"] for x in strat if x["strategy"] == "batched"), None)
+        base = next((x["wall_seconds"] for x in strat if x["strategy"] == "shared-batched"), None)
         for x in strat:
             w = x["wall_seconds"]
             p(f"{x['strategy']:<21} | {x['model_loads']:>5} | {x['load_seconds']:>6.2f} | "

@@ -161,7 +161,7 @@ def cli_run(a, resident: str, model: str, rows: Path, work: Path) -> dict:
             sys.exit(f"resident classify failed:\n{r.stderr[-3000:]}")
         return json.loads(summary.read_text())
     r = sh([resident, "run", "--model", model, "--input", rows, "--output", work / "out-cli.jsonl",
-            "--strategy", "batched", "--parallel", a.parallel, "--threads",
+            "--strategy", "shared-batched", "--parallel", a.parallel, "--threads",
             a.executors * a.threads, "--max-tokens", a.max_tokens, "--chat",
             "--ctx-size", a.ctx_size, "--weights", a.weights, "--determinism", a.determinism,
             "--progress", "none", "--summary", summary], stdout=subprocess.DEVNULL,

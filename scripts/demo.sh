@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo batch job from a fresh machine: set-up (idempotent), build, then
 # `resident run` over examples/prompts.jsonl with the small catalog model.
-# Extra arguments go to `resident run` (e.g. --strategy predictor-per-thread).
+# Extra arguments go to `resident run` (e.g. --strategy shared).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
