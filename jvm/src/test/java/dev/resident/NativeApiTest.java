@@ -232,4 +232,48 @@ class NativeApiTest {
       assertTrue(chat.isOk(), () -> String.valueOf(chat.error()));
     }
   }
+
+  @Test
+  void rowsFollowTheCoresContract() {
+    try (Model m = Resident.model(spec());
+        Predictor p = m.newPredictor()) {
+      // A message without its content is the row's error, named by the core.
+      Generation broken =
+          p.generate(
+              GenerationRequest.ofMessages(
+                      List.of(new ChatMessage("user", "a"), new ChatMessage("user", null)))
+                  .maxTokens(2));
+      assertEquals(ResidentException.Code.INVALID_ARGUMENT, broken.error().code());
+      assertTrue(
+          broken.error().getMessage().contains("chat message 2 of the row lacks its content"),
+          broken.error()::getMessage);
+      // The same id seeds the same text whatever the prompt's position; the template applies.
+      GenerationRequest rules =
+          GenerationRequest.rules().maxTokens(6).temperature(0.8f).promptTemplate("Q: {prompt}");
+      String a = p.generate(rules.forRow("Name a color.", null, "5")).text();
+      String b = p.generate(rules.forRow("Name a color.", null, "5")).text();
+      assertEquals(a, b);
+      Generation templated =
+          p.generate(GenerationRequest.ofPrompt("x").promptTemplate("no placeholder"));
+      assertTrue(
+          templated.error().getMessage().contains("prompt_template"),
+          templated.error()::getMessage);
+    }
+  }
+
+  @Test
+  void onlyTheSettingsAUserSetCrossAndTheCoreKeepsTheRules() {
+    assertEquals(
+        java.util.Map.of("source", "m"), ModelSpec.builder("m").build().toMap(), "spec defaults");
+    assertEquals(
+        java.util.Map.of("prompt", "p"), GenerationRequest.ofPrompt("p").toMap(), "request");
+    // Unset fields read the core's defaults.
+    assertEquals(2048, ModelSpec.builder("m").build().ctxSize());
+    assertEquals(42L, ModelSpec.builder("m").build().seed());
+    // Retryability is the core's rule (internal included), the same for every front end.
+    assertTrue(new ResidentException(ResidentException.Code.INTERNAL, "x").isRetryable());
+    assertTrue(new ResidentException(ResidentException.Code.UNAVAILABLE, "x").isRetryable());
+    assertFalse(new ResidentException(ResidentException.Code.INVALID_ARGUMENT, "x").isRetryable());
+    assertFalse(new ResidentException(ResidentException.Code.CANCELLED, "x").isRetryable());
+  }
 }

@@ -379,4 +379,58 @@ class TextGeneratorTest {
     assertEquals("Hi", back.getOrDefault(back.systemPrompt()));
     assertEquals(TestModels.small(), back.getOrDefault(back.model()));
   }
+
+  @Test
+  void theSqlFunctionGivesTheTransformersTextAndErrorRows() {
+    SparkSession spark = SparkSessions.local();
+    ResidentFunctions.register(spark);
+    List<Row> rows = new ArrayList<>();
+    rows.add(RowFactory.create(1, "Name a color.", "ok"));
+    rows.add(RowFactory.create(2, null, "null"));
+    rows.add(RowFactory.create(3, "Name a fruit.", "ok"));
+    spark.createDataFrame(rows, SCHEMA).createOrReplaceTempView("sql_rows");
+    String options =
+        "map('model', '"
+            + TestModels.small()
+            + "', 'maxTokens', '6', 'temperature', '0.8', 'seed', '3', 'strategy_', null)";
+    List<Row> sql =
+        spark
+            .sql(
+                "SELECT id, r.completion, r.error FROM (SELECT id, resident_generate(prompt,"
+                    + " map('model', '"
+                    + TestModels.small()
+                    + "', 'maxTokens', '6', 'ctxSize', '512', 'temperature', '0.8', 'seed', '3',"
+                    + " 'id', CAST(id AS STRING))) AS r FROM sql_rows) ORDER BY id")
+            .collectAsList();
+    List<Row> direct =
+        generator()
+            .setMaxTokens(6)
+            .setTemperature(0.8)
+            .setSeed(3)
+            .setIdCol("id")
+            .transform(spark.table("sql_rows"))
+            .orderBy("id")
+            .select("id", "completion", "error")
+            .collectAsList();
+    assertEquals(direct.get(0).getString(1), sql.get(0).getString(1));
+    assertEquals(direct.get(2).getString(1), sql.get(2).getString(1));
+    assertNotNull(sql.get(0).getString(1));
+    assertNull(sql.get(1).getString(1));
+    assertTrue(sql.get(1).getString(2).contains("has no prompt"), sql.get(1).toString());
+    // An unknown option is the query's error, not a row's.
+    Exception e =
+        assertThrows(
+            Exception.class,
+            () ->
+                spark
+                    .sql("SELECT resident_generate(prompt, " + options + ") FROM sql_rows")
+                    .collectAsList());
+    assertTrue(String.valueOf(rootMessage(e)).contains("unknown option 'strategy_'"), e::toString);
+  }
+
+  private static String rootMessage(Throwable e) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = e; t != null; t = t.getCause()) b.append(t.getMessage()).append(" | ");
+    return b.toString();
+  }
 }
