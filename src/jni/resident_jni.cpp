@@ -260,6 +260,32 @@ json classification_json(const Result<Classification>& r) {
     return {{"top", std::move(top)}, {"width", r->width}, {"height", r->height}};
 }
 
+// The process's counters, without the per-model list: what a Spark task
+// reads at its start and end (cheap: no model is visited).
+json process_counters() {
+    Registry& registry = Registry::global();
+    const LoadCounters process = process_load_counters();
+    const BudgetInfo budget = memory_budget();
+    // The CPU variant whose kernels produced this process's rows (a row's
+    // text can differ between variants: docs/determinism.md); fixed per process.
+    static const std::string cpu_variant = [] {
+        const auto system = system_info();
+        return system.is_ok() ? system->cpu_variant : std::string();
+    }();
+    return {{"cpu_variant", cpu_variant},
+            {"loads", registry.total_loads()},
+            {"load_seconds", registry.total_load_seconds()},
+            {"evictions", registry.total_evictions()},
+            {"budget_bytes", budget.limit},
+            {"budget_source", budget.source},
+            {"budget_used_bytes", budget.used},
+            {"budget_peak_bytes", budget.peak},
+            {"process_loads", process.loads},
+            {"process_load_seconds", process.seconds},
+            {"peak_rss_bytes", peak_rss_bytes()},
+            {"rss_bytes", current_rss_bytes()}};
+}
+
 }  // namespace
 }  // namespace resident::internal::jni
 
@@ -382,28 +408,17 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineOf(JN
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_registryStats(JNIEnv* env,
                                                                                    jclass) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        Registry& registry = Registry::global();
         json models = json::array();
-        for (const ModelStats& s : registry.stats()) models.push_back(to_json(s));
-        const LoadCounters process = process_load_counters();
-        const BudgetInfo budget = memory_budget();
-        // The CPU variant whose kernels produced this process's rows (a row's
-        // text can differ between variants: docs/determinism.md).
-        const auto system = system_info();
-        return to_bytes(env, {{"cpu_variant", system.is_ok() ? system->cpu_variant : ""},
-                              {"loads", registry.total_loads()},
-                              {"load_seconds", registry.total_load_seconds()},
-                              {"evictions", registry.total_evictions()},
-                              {"budget_bytes", budget.limit},
-                              {"budget_source", budget.source},
-                              {"budget_used_bytes", budget.used},
-                              {"budget_peak_bytes", budget.peak},
-                              {"process_loads", process.loads},
-                              {"process_load_seconds", process.seconds},
-                              {"peak_rss_bytes", peak_rss_bytes()},
-                              {"rss_bytes", current_rss_bytes()},
-                              {"models", models}});
+        for (const ModelStats& s : Registry::global().stats()) models.push_back(to_json(s));
+        json out = process_counters();
+        out["models"] = std::move(models);
+        return to_bytes(env, out);
     });
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_processCounters(JNIEnv* env,
+                                                                                     jclass) {
+    return guarded<jbyteArray>(env, nullptr, [&] { return to_bytes(env, process_counters()); });
 }
 
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_shutdown(JNIEnv* env, jclass) {

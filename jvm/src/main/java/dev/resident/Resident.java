@@ -110,6 +110,16 @@ public final class Resident {
   }
 
   /**
+   * The process-wide counters of {@link #stats()} (loads, load seconds, evictions, memory budget,
+   * peak RSS, CPU variant) without the per-model list: cheap enough to read at every task's start
+   * and end.
+   */
+  public static JsonNode counters() {
+    init();
+    return Json.read(NativeBridge.processCounters());
+  }
+
+  /**
    * Sets the native memory this JVM may use for its models and their contexts; {@code source} names
    * the setting in errors (e.g. "spark.executor.memoryOverhead"). A load or context that would go
    * over it first evicts idle models (least recently used first), then fails with

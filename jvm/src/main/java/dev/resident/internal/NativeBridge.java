@@ -54,6 +54,9 @@ public final class NativeBridge {
 
   public static native byte[] registryStats();
 
+  /** The process's counters of {@link #registryStats} without the per-model list (cheap). */
+  public static native byte[] processCounters();
+
   public static native void shutdown();
 
   /** Sets the process's native memory budget (0 = automatic); {@code source} names the setting. */

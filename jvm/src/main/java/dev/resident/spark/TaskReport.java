@@ -45,7 +45,7 @@ public final class TaskReport implements Serializable {
     TaskReport r = new TaskReport();
     r.executorId = ExecutorResources.executorId();
     r.partition = ctx == null ? 0 : ctx.partitionId();
-    JsonNode s = Resident.stats();
+    JsonNode s = Resident.counters();
     r.loadsBefore = s.path("process_loads").asLong();
     r.loadSecondsBefore = s.path("process_load_seconds").asDouble();
     r.startNanos = System.nanoTime();
@@ -54,7 +54,7 @@ public final class TaskReport implements Serializable {
 
   /** Completes the report at the task's end: loads since the start, time, memory. */
   void finish() {
-    JsonNode end = Resident.stats();
+    JsonNode end = Resident.counters();
     loadsAfter = end.path("process_loads").asLong();
     loadSecondsAfter = end.path("process_load_seconds").asDouble();
     seconds = (System.nanoTime() - startNanos) / 1e9;
