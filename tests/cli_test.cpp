@@ -152,6 +152,34 @@ TEST(Cli, RunKeepsEveryRowInOrderWithErrorsPerRow) {
     EXPECT_NE(r.output.find("model loads 1"), std::string::npos) << r.output;
 }
 
+// The row contract (docs/rows.md): a row is keyed by its id, else by its own
+// prompt, never by its line; a template wraps text prompts; messages lacking a
+// part fail their own row.
+TEST(Cli, RowsAreKeyedByIdOrPromptNotByLine) {
+    testing::ScratchDir dir;
+    const std::string in = dir.write("in.jsonl",
+                                     "{\"prompt\": \"Tell me a story.\"}\n"
+                                     "{\"id\": 1, \"prompt\": \"Tell me a story.\"}\n"
+                                     "{\"prompt\": \"Tell me a story.\"}\n"
+                                     "{\"id\": \"1\", \"prompt\": \"Tell me a story.\"}\n"
+                                     "{\"id\": 2, \"prompt\": \"Tell me a story.\"}\n"
+                                     "{\"id\": 9, \"prompt\": [{\"role\": \"user\"}]}\n");
+    const std::string out = dir.file("out.jsonl");
+    const CliRun r = run("run -m " + testing::model_path() + " -i " + in + " -o " + out +
+                         " -n 12 -c 256 --temperature 0.9 --seed 5 --progress none "
+                         "--prompt-template 'Q: {prompt}\nA:'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto rows = read_jsonl(out);
+    ASSERT_EQ(rows.size(), 6u);
+    for (size_t i = 0; i < 5; ++i) ASSERT_TRUE(rows[i]["error"].is_null()) << rows[i];
+    EXPECT_EQ(rows[0]["completion"], rows[2]["completion"]);  // same prompt, no id: same key
+    EXPECT_EQ(rows[1]["completion"], rows[3]["completion"]);  // the ids 1 and "1" are one id
+    EXPECT_NE(rows[1]["completion"], rows[4]["completion"]);  // another id, another seed
+    EXPECT_GT(rows[0]["prompt_tokens"].get<int>(), 6);        // the template's words are there
+    EXPECT_NE(rows[5]["error"].get<std::string>().find("lacks its content"), std::string::npos)
+        << rows[5];
+}
+
 TEST(Cli, CsvInputAndTheThreeStrategiesAgree) {
     testing::ScratchDir dir;
     std::string csv = "id,prompt,note\n";
@@ -220,6 +248,11 @@ TEST(Cli, JobLevelFaultsStopWithAClearMessageAndExitCode) {
          "temperature = nan"},
         {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --top-p 2", 2,
          "top_p = 2"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out +
+             " --prompt-template 'no placeholder'",
+         2, "has no {prompt} placeholder"},
+        {"run -m " + testing::model_path() + " -i " + in + " -o " + out + " --row-timeout -1", 2,
+         "timeout_seconds = -1"},
         {"run -m " + testing::model_path() + " -i " + in + " -o " + out +
              " --strategy per-partition --partitions -3",
          2, "partitions = -3"},
