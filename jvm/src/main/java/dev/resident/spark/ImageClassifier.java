@@ -143,7 +143,7 @@ public class ImageClassifier extends ResidentStage<ImageClassifier> {
     ClassifierSettings s = new ClassifierSettings();
     s.model = requiredModel("efficientnet-lite0, or an .onnx path");
     s.topK = (Integer) getOrDefault(topK);
-    s.strategy = Strategy.parse(getOrDefault(strategy()));
+    s.strategy = checkedStrategy();
     s.batchSize = (Integer) getOrDefault(batchSize);
     s.threads = (Integer) getOrDefault(threads());
     if (s.topK < 1) {

@@ -132,6 +132,16 @@ public abstract class ResidentStage<T extends ResidentStage<T>> extends Transfor
     return "true or false";
   }
 
+  /** The strategy Param, checked by the core's names; IllegalArgumentException naming it. */
+  Strategy checkedStrategy() {
+    try {
+      return Strategy.parse(getOrDefault(strategy));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          stageName() + ": Param strategy is invalid: " + e.getMessage(), e);
+    }
+  }
+
   public T setModel(String v) {
     set(model, v);
     return self();

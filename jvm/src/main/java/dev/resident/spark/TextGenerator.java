@@ -87,7 +87,8 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
     completionTokensCol =
         new Param<>(this, "completionTokensCol", "column for the completion's tokens");
     finishReasonCol =
-        new Param<>(this, "finishReasonCol", "column for why generation ended: stop or length");
+        new Param<>(
+            this, "finishReasonCol", "column for why generation ended: stop, length or context");
     idCol =
         new Param<>(
             this,
@@ -124,7 +125,7 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
             this,
             "weights",
             "auto, shared (mapped: one copy per node) or private (repacked: faster, a copy per"
-                + " executor; needs determinism fast)");
+                + " executor; under determinism invariant only where the CPU has AMX)");
     kvTokens =
         new IntParam(
             this,
@@ -416,7 +417,7 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
     ifSet(kvTokens, v -> o.kvTokens((Integer) v));
     ifSet(seed, v -> o.seed((Long) v));
     s.options = o.build();
-    s.strategy = Strategy.parse(getOrDefault(strategy()));
+    s.strategy = checkedStrategy();
     s.parallel = (Integer) getOrDefault(parallel);
     s.threads = (Integer) getOrDefault(threads());
     check(s);
