@@ -86,7 +86,7 @@ struct ModelSpec {
     // instead of decoding it again: rows that share a system prompt or a
     // few-shot preamble decode it about once per slot.
     bool prefix_reuse = true;
-    uint64_t seed = 42;  // seed of requests that carry neither seed nor row key
+    uint64_t seed = 42;  // base seed: mixed with each row's key (effective_seed)
 
     // The native memory this process may use for its models and their
     // contexts (weights held privately, KV caches, compute buffers); 0 = the

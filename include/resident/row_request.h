@@ -31,6 +31,10 @@ struct RowInput {
     std::optional<std::string> id;
 };
 
+// The field (CLI) or column (Spark) a row's id is read from by default, when
+// the row has it.
+inline constexpr std::string_view kRowIdField = "id";
+
 // A job's settings that shape every row's request. The defaults are the
 // defaults of every front end.
 struct RowRules {

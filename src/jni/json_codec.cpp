@@ -9,6 +9,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/row_json.h"
+
 namespace resident::internal::jni {
 namespace {
 
@@ -160,12 +162,10 @@ Result<GenerationRequest> request_from_json(const json& j) {
     } else if (!messages.is_null()) {
         return invalid_argument("request field 'messages' must be an array");
     }
-    if (id.is_string()) {
-        row.id = id.get<std::string>();
-    } else if (id.is_number_integer()) {
-        row.id = id.dump();  // the CLI's rule for a JSON id: an integer in decimal
+    if (auto text = row_id_text(id)) {
+        row.id = *text;
     } else if (!id.is_null()) {
-        return invalid_argument("request field 'id' must be text or an integer");
+        return invalid_argument("request field 'id' must be text, a number or a boolean");
     }
     RESIDENT_ASSIGN_OR_RETURN(GenerationRequest r, row_request(row, rules));
     if (j.contains("row_key") && !j["row_key"].is_null()) {
@@ -223,7 +223,9 @@ json contract_json() {
     }
     return {{"spec", to_json(ModelSpec{})},
             {"rules", to_json(RowRules{})},
+            {"classify", {{"top_k", ImageRequest{}.top_k}}},
             {"strategy", strategy_name(Strategy::kSharedBatched)},
+            {"id_field", kRowIdField},
             {"retryable", std::move(codes)}};
 }
 

@@ -3,6 +3,7 @@
 #include <csv.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "fmt/format.h"
@@ -45,8 +46,8 @@ std::vector<InputRow> read_jsonl(std::istream& in) {
 
 // libcsv hands over fields and record ends through callbacks.
 struct CsvState {
-    std::vector<std::string> record;
-    std::vector<std::vector<std::string>> records;
+    std::vector<std::optional<std::string>> record;
+    std::vector<std::vector<std::optional<std::string>>> records;
     std::vector<int64_t> record_lines;
     int64_t line = 1;          // line the parser has reached
     int64_t record_start = 1;  // line the current record began on
@@ -54,7 +55,13 @@ struct CsvState {
 
 void on_field(void* data, size_t len, void* user) {
     auto* s = static_cast<CsvState*>(user);
-    s->record.emplace_back(static_cast<const char*>(data), len);
+    // An empty unquoted field (null data) is null, as Spark's CSV reader has it: a row's empty
+    // id or prompt means the same to both (docs/rows.md). A quoted "" stays empty text.
+    if (data == nullptr) {
+        s->record.emplace_back(std::nullopt);
+    } else {
+        s->record.emplace_back(std::string(static_cast<const char*>(data), len));
+    }
 }
 
 void on_record(int /*terminator*/, void* user) {
@@ -66,7 +73,8 @@ void on_record(int /*terminator*/, void* user) {
 
 Result<std::vector<InputRow>> read_csv(std::istream& in, const std::string& path) {
     csv_parser parser;
-    if (csv_init(&parser, CSV_APPEND_NULL) != 0) return internal_error("libcsv failed to start");
+    if (csv_init(&parser, CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0)
+        return internal_error("libcsv failed to start");
     CsvState state;
     std::string chunk;
     // Fed line by line so each record knows the line it started on.
@@ -88,11 +96,12 @@ Result<std::vector<InputRow>> read_csv(std::istream& in, const std::string& path
         return invalid_argument(
             fmt::format("'{}' has no header line: a CSV input needs one", path));
     }
-    const std::vector<std::string> header = state.records.front();
+    std::vector<std::string> header;
+    for (const auto& name : state.records.front()) header.push_back(name.value_or(""));
     std::vector<InputRow> rows;
     for (size_t r = 1; r < state.records.size(); ++r) {
         const auto& rec = state.records[r];
-        if (rec.size() == 1 && rec[0].empty()) continue;  // blank line
+        if (rec.size() == 1 && rec[0].value_or("").empty()) continue;  // blank line
         InputRow row;
         row.line = state.record_lines[r];
         row.fields = nlohmann::ordered_json::object();
@@ -102,7 +111,13 @@ Result<std::vector<InputRow>> read_csv(std::istream& in, const std::string& path
                 "that contain commas",
                 row.line, rec.size(), header.size());
         } else {
-            for (size_t i = 0; i < header.size(); ++i) row.fields[header[i]] = rec[i];
+            for (size_t i = 0; i < header.size(); ++i) {
+                if (rec[i]) {
+                    row.fields[header[i]] = *rec[i];
+                } else {
+                    row.fields[header[i]] = nullptr;
+                }
+            }
         }
         rows.push_back(std::move(row));
     }

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/row_json.h"
 #include "fmt/format.h"
 #include "progress.h"
 #include "resident/memory.h"
@@ -89,7 +90,12 @@ Result<RowInput> row_input(const InputRow& row, const JobOptions& o) {
     }
     auto id = row.fields.find(o.id_field);
     if (id != row.fields.end() && !id->is_null()) {
-        in.id = id->is_string() ? id->get<std::string>() : id->dump();
+        in.id = internal::row_id_text(*id);
+        if (!in.id) {
+            return invalid_argument(
+                fmt::format("line {}: field '{}' is {}: an id is text or a number", row.line,
+                            o.id_field, describe(*id)));
+        }
     }
     return in;
 }

@@ -23,8 +23,8 @@ struct JobOptions {
     std::string output;
     InputFormat input_format = InputFormat::kAuto;
     std::string prompt_field = "prompt";
-    std::string id_field = "id";  // the row's id (seeds it); absent: its prompt seeds it
-    RowRules rules;               // template, system prompt, chat, sampling (docs/rows.md)
+    std::string id_field{kRowIdField};  // the row's id (seeds it); absent: its prompt seeds it
+    RowRules rules;                     // template, system prompt, chat, sampling (docs/rows.md)
     Strategy strategy = Strategy::kSharedBatched;
     int32_t partitions = 0;    // per-partition: 0 = one per worker
     std::string summary_path;  // JSON summary, when set

@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
     SpecFlags run_flags;
     std::string strategy = "shared-batched", input_format = "auto", progress = "auto";
     std::vector<std::string> stops;
-    int64_t seed = -1;
+    std::optional<int64_t> seed;
     auto* run = app.add_subcommand("run", "generate a completion for every row of a file");
     run_flags.add(*run, job.spec, true);
     run->add_option("-i,--input", job.input, "JSONL or CSV file of prompts")->required();
@@ -523,7 +523,10 @@ int main(int argc, char** argv) {
     if (!prog.is_ok()) return fail(prog.status());
     job.progress = *prog;
     job.rules.sampling.stop = stops;
-    if (seed >= 0) job.spec.seed = static_cast<uint64_t>(seed);
+    if (seed && *seed < 0) {
+        return fail(invalid_argument(fmt::format("--seed = {}: use 0 or more", *seed)));
+    }
+    if (seed) job.spec.seed = static_cast<uint64_t>(*seed);
 
     auto summary = run_job(job);
     if (!summary.is_ok()) return fail(summary.status());

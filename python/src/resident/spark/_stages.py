@@ -251,8 +251,9 @@ class TextGenerator(ResidentStage):
     idCol: "Param[str]" = Param(
         Params._dummy(),
         "idCol",
-        "column whose value seeds each row's sampler; empty: the prompt itself, so a row's text"
-        " does not depend on partitioning",
+        "column of row ids, which seed each row's sampler (used when the data has it; empty:"
+        " none); a row without an id is seeded by its prompt, so a row's text never depends on"
+        " partitioning (docs/rows.md)",
         typeConverter=TypeConverters.toString,
     )
     maxTokens: "Param[int]" = Param(

@@ -19,7 +19,7 @@ public final class GenerationRequest implements Serializable {
 
   private String prompt;
   private List<ChatMessage> messages;
-  private String id;
+  private Object id; // text, a number or a boolean: the core writes it as the contract says
   private String rowKey;
   private String promptTemplate;
   private String systemPrompt;
@@ -60,7 +60,10 @@ public final class GenerationRequest implements Serializable {
    * A copy of these rules for one row: its text prompt or its messages (null for a row without a
    * prompt, which then fails with an error saying so) and its id (null when it has none).
    */
-  public GenerationRequest forRow(String prompt, List<ChatMessage> messages, String id) {
+  public GenerationRequest forRow(String prompt, List<ChatMessage> messages, Object id) {
+    if (id != null && !(id instanceof String || id instanceof Number || id instanceof Boolean)) {
+      throw new IllegalArgumentException("a row id is text, a number or a boolean, not " + id);
+    }
     GenerationRequest r = copy();
     r.prompt = prompt;
     r.messages = messages == null ? null : new ArrayList<>(messages);
@@ -94,6 +97,12 @@ public final class GenerationRequest implements Serializable {
    * row gives the same text wherever it runs. Without one the row's prompt seeds it.
    */
   public GenerationRequest id(String id) {
+    this.id = id;
+    return this;
+  }
+
+  /** A numeric row id, written as JSON writes it (7, 7.0), as a CLI row's id would be. */
+  public GenerationRequest id(Number id) {
     this.id = id;
     return this;
   }
@@ -183,7 +192,7 @@ public final class GenerationRequest implements Serializable {
     String why = unpaired("prompt", prompt);
     if (why == null) why = unpaired("system prompt", systemPrompt);
     if (why == null) why = unpaired("row key", rowKey);
-    if (why == null) why = unpaired("id", id);
+    if (why == null && id instanceof String) why = unpaired("id", (String) id);
     if (why == null) why = unpaired("prompt template", promptTemplate);
     for (int i = 0; why == null && messages != null && i < messages.size(); i++) {
       why = unpaired("chat message " + i, messages.get(i).content());

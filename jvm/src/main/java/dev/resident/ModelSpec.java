@@ -1,7 +1,9 @@
 package dev.resident;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.resident.internal.Contract;
+import dev.resident.internal.Json;
 import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,6 +22,7 @@ public final class ModelSpec implements Serializable {
   private static final long serialVersionUID = 2L;
 
   private final Map<String, Object> fields; // source first, then the fields set, by native name
+  private transient JsonNode resolved; // every field, the core's defaults filled in
 
   private ModelSpec(Builder b) {
     Objects.requireNonNull(b.fields.get("source"), "model source");
@@ -68,14 +71,32 @@ public final class ModelSpec implements Serializable {
     return new LinkedHashMap<>(fields);
   }
 
+  /**
+   * Every field as the core reads this spec: the fields set, the core's defaults for the rest. Two
+   * specs are equal when these are, so a field set to its default and one left unset name the same
+   * resident model (one engine, not two).
+   */
+  private JsonNode resolved() {
+    JsonNode r = resolved;
+    if (r == null) {
+      ObjectNode all = (ObjectNode) Contract.specDefaults();
+      for (Map.Entry<String, Object> f : fields.entrySet()) {
+        all.set(f.getKey(), Json.mapper().valueToTree(f.getValue()));
+      }
+      r = Json.read(Json.write(all)); // one node type per value: 42 is 42 whether int or long
+      resolved = r;
+    }
+    return r;
+  }
+
   @Override
   public boolean equals(Object o) {
-    return o instanceof ModelSpec && ((ModelSpec) o).fields.equals(fields);
+    return o instanceof ModelSpec && ((ModelSpec) o).resolved().equals(resolved());
   }
 
   @Override
   public int hashCode() {
-    return fields.hashCode();
+    return resolved().hashCode();
   }
 
   @Override

@@ -27,9 +27,24 @@ public final class Contract {
     return required(get().path("spec"), field);
   }
 
+  /** Every field of a model spec with the core's defaults (a copy). */
+  public static JsonNode specDefaults() {
+    return get().path("spec").deepCopy();
+  }
+
   /** The core's default of a row rule (sampling, template, system prompt, chat, timeout). */
   public static JsonNode ruleDefault(String field) {
     return required(get().path("rules"), field);
+  }
+
+  /** The core's default of an image request's field (e.g. top_k). */
+  public static JsonNode classifyDefault(String field) {
+    return required(get().path("classify"), field);
+  }
+
+  /** The column a row's id is read from when the job names none (used when the data has it). */
+  public static String idField() {
+    return get().path("id_field").asText();
   }
 
   /** The default loading strategy's name. */

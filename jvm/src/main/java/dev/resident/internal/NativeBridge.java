@@ -24,16 +24,17 @@ public final class NativeBridge {
    */
   public static native byte[] systemInfo();
 
-  /** The process-wide resident model for the spec; loads it on first use (single-flight). */
   /**
    * The core's contract with every front end: {@code {"spec": defaults of a model spec, "rules":
-   * defaults of a job's row rules, "strategy": the default strategy, "retryable": {code: bool}}}.
+   * defaults of a job's row rules, "classify": defaults of an image request, "strategy": the
+   * default strategy, "id_field": the default id column, "retryable": {code: bool}}}.
    */
   public static native byte[] contract();
 
   /** A strategy's canonical name (former names read as the ones they stand for). */
   public static native byte[] strategyName(byte[] name);
 
+  /** The process-wide resident model for the spec; loads it on first use (single-flight). */
   public static native long acquire(byte[] specJson);
 
   /** A private copy of the model, freed with its handle (the per-partition strategy). */

@@ -4,7 +4,6 @@ import dev.resident.ChatMessage;
 import dev.resident.GenerationRequest;
 import dev.resident.ModelSpec;
 import java.io.Serializable;
-import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.Row;
@@ -20,7 +19,6 @@ final class GeneratorSettings implements Serializable {
 
   String model;
   int inputIndex;
-  boolean inputIsChat;
   int idIndex = -1;
 
   /** The job's row rules (template, system prompt, chat, sampling, timeout): the Params set. */
@@ -70,7 +68,7 @@ final class GeneratorSettings implements Serializable {
    * may be null (a row without a prompt fails with the core's error saying so).
    */
   GenerationRequest request(Object input, Object id) {
-    String key = idText(id);
+    Object key = idValue(id);
     if (input == null) return rules.forRow(null, null, key);
     if (input instanceof String) return rules.forRow((String) input, null, key);
     List<ChatMessage> messages = new ArrayList<>();
@@ -94,12 +92,12 @@ final class GeneratorSettings implements Serializable {
   }
 
   /**
-   * A row id as the contract's text: an integer in decimal (as the CLI writes a JSON integer), text
-   * as it is, any other value as its string (a double 7.0 is "7.0", as JSON writes it).
+   * A row id as the row contract reads it: text as it is, a number or a boolean sent as such (the
+   * core writes it as JSON does, as the CLI's rows have it: 7, 7.0); any other value as its string.
    */
-  static String idText(Object id) {
-    if (id == null) return null;
-    if (id instanceof BigDecimal) return ((BigDecimal) id).toPlainString(); // never 7E+3
+  static Object idValue(Object id) {
+    if (id == null || id instanceof String || id instanceof Boolean) return id;
+    if (id instanceof Number) return id;
     return String.valueOf(id);
   }
 }

@@ -3,6 +3,7 @@ package dev.resident.spark;
 import dev.resident.ModelSpec;
 import dev.resident.Resident;
 import dev.resident.ResidentException;
+import dev.resident.internal.Contract;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -71,8 +72,8 @@ public class ImageClassifier extends ResidentStage<ImageClassifier> {
     setDefault(labelCol, "label");
     setDefault(scoreCol, "score");
     setDefault(topKCol, "top_k");
-    setDefault(topK, 5);
-    setDefault(batchSize, 8);
+    setDefault(topK, Contract.classifyDefault("top_k").asInt());
+    setDefault(batchSize, Contract.specDefault("parallel").asInt()); // images per run = parallel
   }
 
   @Override

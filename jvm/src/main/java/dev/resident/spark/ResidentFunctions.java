@@ -2,6 +2,7 @@ package dev.resident.spark;
 
 import dev.resident.BatchEngine;
 import dev.resident.Generation;
+import dev.resident.GenerationRequest;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,37 +44,69 @@ public final class ResidentFunctions {
           .add("finish_reason", DataTypes.StringType)
           .add("error", DataTypes.StringType);
 
-  /** Settings per distinct options map (without the row's id), checked once per JVM. */
-  private static final Map<Map<String, String>, GeneratorSettings> SETTINGS =
-      new ConcurrentHashMap<>();
-
   private ResidentFunctions() {}
 
   /** Registers {@code resident_generate} in the session's function registry. */
   public static void register(SparkSession spark) {
     ResidentStage.Executors executors = new TextGenerator().executors(spark);
+    Settings settings = new Settings(executors);
     spark
         .udf()
         .register(
             "resident_generate",
-            (UDF2<Object, scala.collection.Map<String, String>, Row>)
-                (prompt, options) -> generate(executors, prompt, options),
+            (UDF2<Object, scala.collection.Map<?, ?>, Row>)
+                (prompt, options) -> generate(settings, prompt, options),
             RESULT_TYPE);
   }
 
+  /**
+   * The settings of each distinct options map (without the row's id) of one registration, checked
+   * once per executor JVM; at most {@link #MAX_SETTINGS} kept (options that vary per row, e.g. a
+   * system prompt from a column, are checked again rather than kept forever).
+   */
+  private static final class Settings implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    private final ResidentStage.Executors executors;
+    private transient Map<Map<String, String>, GeneratorSettings> byOptions;
+
+    Settings(ResidentStage.Executors executors) {
+      this.executors = executors;
+    }
+
+    synchronized GeneratorSettings of(Map<String, String> options) {
+      if (byOptions == null) byOptions = new ConcurrentHashMap<>();
+      GeneratorSettings s = byOptions.get(options);
+      if (s == null) {
+        s = settings(options, executors);
+        if (byOptions.size() >= MAX_SETTINGS) byOptions.clear();
+        byOptions.put(options, s);
+      }
+      return s;
+    }
+  }
+
+  private static final int MAX_SETTINGS = 64;
+
   private static Row generate(
-      ResidentStage.Executors executors,
-      Object prompt,
-      scala.collection.Map<String, String> options) {
-    Map<String, String> o =
-        options == null
-            ? new TreeMap<>()
-            : new TreeMap<>(scala.jdk.javaapi.CollectionConverters.asJava(options));
+      Settings settings, Object prompt, scala.collection.Map<?, ?> options) {
+    Map<String, String> o = new TreeMap<>();
+    if (options != null) {
+      for (Map.Entry<?, ?> e : scala.jdk.javaapi.CollectionConverters.asJava(options).entrySet()) {
+        // A null value leaves the option unset; any type of value is read as its text.
+        if (e.getValue() != null) o.put(String.valueOf(e.getKey()), String.valueOf(e.getValue()));
+      }
+    }
     String id = o.remove("id");
-    GeneratorSettings s = SETTINGS.computeIfAbsent(o, k -> settings(k, executors));
+    GeneratorSettings s = settings.of(o);
+    GenerationRequest request;
+    try {
+      request = s.request(prompt, id);
+    } catch (IllegalArgumentException e) { // a prompt that is neither text nor messages
+      return RowFactory.create(null, null, null, null, "invalid_argument: " + e.getMessage());
+    }
     ExecutorModels.applyBudget(s.memoryBudgetBytes, s.memoryBudgetSource);
     BatchEngine engine = ExecutorModels.engine(s.spec(ExecutorModels.locate(s.model)));
-    Generation g = engine.generate(s.request(prompt, id));
+    Generation g = engine.generate(request);
     return g.isOk()
         ? RowFactory.create(
             g.text(), g.promptTokens(), g.completionTokens(), g.finishReason(), null)

@@ -89,7 +89,7 @@ public final class ResidentJob {
         "  --model M            catalog name, .gguf path on every node, or a --files name",
         "  --input PATH         .jsonl/.json, .csv or .parquet (or --input-format)",
         "  --output PATH        .jsonl/.json, .parquet or .csv (or --format); a Spark folder",
-        "  --strategy S         shared-batched (default), shared or per-partition",
+        "  --strategy S         shared-batched, shared or per-partition" + textDefault("strategy"),
         "  --partitions P       repartition the input into P partitions, keeping row order",
         "  --max-tokens N       tokens per completion" + textDefault("maxTokens"),
         "  --seed N             base seed, mixed with each row's key" + textDefault("seed"),
@@ -99,13 +99,16 @@ public final class ResidentJob {
         "  --threads N          compute threads per executor (0 = its cores)",
         "  --ctx-size N         tokens of context per sequence" + textDefault("ctxSize"),
         "  --prompt-col C       input column of prompts (prompt)",
-        "  --id-col C           column of row ids, which seed each row (default: the prompt)",
+        "  --id-col C           column of row ids, which seed each row, when the input has it"
+            + textDefault("idCol"),
+        "                       (a row without an id: its prompt)",
         "  --chat               render prompts with the model's chat template",
         "  --system TEXT        system prompt (implies --chat)",
         "  --prompt-template T  template around each prompt, {prompt} where it goes",
-        "  --determinism D      invariant (default) or fast",
-        "  --weights W          auto (default), shared (mapped, one copy per node) or private",
-        "                       (repacked; needs --determinism fast)",
+        "  --determinism D      invariant or fast" + textDefault("determinism"),
+        "  --weights W          auto, shared (mapped, one copy per node) or private"
+            + textDefault("weights"),
+        "                       (repacked; under invariant only where the CPU has AMX)",
         "  --kv-tokens N        KV cells per sequence (0 = sized to the rows)",
         "  --row-timeout S      seconds a row may take before it fails (0 = no limit)",
         "  --memory-budget SIZE native memory per executor, e.g. 6g (default:",
@@ -115,15 +118,23 @@ public final class ResidentJob {
         "With an image classifier (e.g. --model efficientnet-lite0, or an .onnx file) the input",
         "is a folder of images (JPEG, PNG, BMP, GIF; searched recursively) and each output row",
         "is a file's path, label, score, top_k classes and error:",
-        "  --top-k K            classes per image (5)",
-        "  --batch-size N       images per inference call (8)");
+        "  --top-k K            classes per image" + classifierDefault("topK"),
+        "  --batch-size N       images per inference call" + classifierDefault("batchSize"));
   }
 
   /** " (default)" of a TextGenerator Param: the core's default, read from it. */
   private static String textDefault(String param) {
+    return defaultOf(TextGenerator::new, param);
+  }
+
+  private static String classifierDefault(String param) {
+    return defaultOf(ImageClassifier::new, param);
+  }
+
+  private static String defaultOf(java.util.function.Supplier<ResidentStage<?>> stage, String p) {
     try {
-      TextGenerator t = new TextGenerator();
-      return " (" + t.getOrDefault(t.getParam(param)) + ")";
+      ResidentStage<?> s = stage.get();
+      return " (" + s.getOrDefault(s.getParam(p)) + ")";
     } catch (RuntimeException | LinkageError e) {
       return ""; // no native library here: the usage still prints
     }

@@ -93,8 +93,9 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
         new Param<>(
             this,
             "idCol",
-            "column whose value seeds each row's sampler; empty: the prompt itself, so a row's"
-                + " text does not depend on partitioning");
+            "column of row ids, which seed each row's sampler (used when the data has it; empty:"
+                + " none); a row without an id is seeded by its prompt, so a row's text never"
+                + " depends on partitioning (docs/rows.md)");
     maxTokens = new IntParam(this, "maxTokens", "tokens to generate at most per row");
     temperature = new DoubleParam(this, "temperature", "sampling temperature; 0 = greedy");
     topK = new IntParam(this, "topK", "top-k sampling; 0 = off");
@@ -144,7 +145,7 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
     setDefault(promptTokensCol, "prompt_tokens");
     setDefault(completionTokensCol, "completion_tokens");
     setDefault(finishReasonCol, "finish_reason");
-    setDefault(idCol, "");
+    setDefault(idCol, Contract.idField());
     // The defaults of the engine's settings are the C++ core's, read from it (they show in
     // explainParams and in Python); only the Params a user sets are sent to the engine.
     setDefault(maxTokens, Contract.ruleDefault("max_tokens").asInt());
@@ -369,10 +370,8 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
   GeneratorSettings settings(StructType schema, SparkSession spark) {
     GeneratorSettings s = settings(executors(spark));
     String in = getOrDefault(inputCol());
-    String id = getOrDefault(idCol);
     s.inputIndex = schema.fieldIndex(in);
-    s.inputIsChat = !schema.apply(in).dataType().equals(DataTypes.StringType);
-    s.idIndex = id.isEmpty() ? -1 : schema.fieldIndex(id);
+    s.idIndex = idIndex(schema);
     return s;
   }
 
@@ -498,9 +497,19 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
               + ": use a string, or an array of struct<role: string, content: string>");
     }
     String id = getOrDefault(idCol);
-    if (!id.isEmpty() && !Arrays.asList(schema.fieldNames()).contains(id)) {
+    boolean present = Arrays.asList(schema.fieldNames()).contains(id);
+    if (isSet(idCol) && !id.isEmpty() && !present) {
       throw new IllegalArgumentException(
           "TextGenerator: id column '" + id + "' is not in the data; set idCol or leave it empty");
+    }
+    if (present && !isIdType(schema.apply(id).dataType())) {
+      throw new IllegalArgumentException(
+          "TextGenerator: id column '"
+              + id
+              + "' is "
+              + schema.apply(id).dataType().simpleString()
+              + ": an id is a string, a number or a boolean; set idCol to another column, or to"
+              + " empty for none");
     }
     List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
     addColumn(fields, getOrDefault(outputCol), DataTypes.StringType);
@@ -515,8 +524,27 @@ public class TextGenerator extends ResidentStage<TextGenerator> {
     if (!(t instanceof ArrayType)) return false;
     DataType e = ((ArrayType) t).elementType();
     if (!(e instanceof StructType)) return false;
-    List<String> names = Arrays.asList(((StructType) e).fieldNames());
-    return names.contains("role") && names.contains("content");
+    StructType m = (StructType) e;
+    List<String> names = Arrays.asList(m.fieldNames());
+    return names.contains("role")
+        && names.contains("content")
+        && m.apply("role").dataType().equals(DataTypes.StringType)
+        && m.apply("content").dataType().equals(DataTypes.StringType);
+  }
+
+  /** The id column's index: idCol when the data has it (checked by transformSchema), else -1. */
+  private int idIndex(StructType schema) {
+    String id = getOrDefault(idCol);
+    return !id.isEmpty() && Arrays.asList(schema.fieldNames()).contains(id)
+        ? schema.fieldIndex(id)
+        : -1;
+  }
+
+  /** Types whose values the row contract reads as an id: text, numbers, booleans. */
+  private static boolean isIdType(DataType t) {
+    return t.equals(DataTypes.StringType)
+        || t instanceof org.apache.spark.sql.types.NumericType
+        || t.equals(DataTypes.BooleanType);
   }
 
   @Override

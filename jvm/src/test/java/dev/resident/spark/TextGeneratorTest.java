@@ -392,7 +392,7 @@ class TextGeneratorTest {
     String options =
         "map('model', '"
             + TestModels.small()
-            + "', 'maxTokens', '6', 'temperature', '0.8', 'seed', '3', 'strategy_', null)";
+            + "', 'maxTokens', '6', 'temperature', '0.8', 'seed', '3', 'strategy_', 'x')";
     List<Row> sql =
         spark
             .sql(
