@@ -202,11 +202,16 @@ def _timestamp() -> int:
     return max(epoch, 315532800)
 
 
+# The top-level names the wheel installs: the package, and the `dev.resident.spark` shim
+# (namespace packages, no __init__.py) through which pyspark loads a saved Pipeline's stages.
+TOP_LEVEL = (NAME, "dev")
+
+
 def _package_files() -> Iterator[Tuple[str, Path]]:
     """(path in the archive, file) for the package's sources, sorted, without caches, without
     a stale _version.py or jars/ (the build writes both)."""
-    root = SOURCES / NAME
-    for path in sorted(root.rglob("*")):
+    paths = sorted(p for top in TOP_LEVEL for p in (SOURCES / top).rglob("*"))
+    for path in paths:
         rel = path.relative_to(SOURCES).as_posix()
         if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
             continue
@@ -266,7 +271,7 @@ def _write_wheel(directory: str, tag: str, fill) -> str:
         fill(writer, version)
         writer.add_bytes(f"{dist_info}/METADATA", _metadata(version).encode("utf-8"))
         writer.add_bytes(f"{dist_info}/WHEEL", _wheel_file(tag).encode("utf-8"))
-        writer.add_bytes(f"{dist_info}/top_level.txt", f"{NAME}\n".encode("utf-8"))
+        writer.add_bytes(f"{dist_info}/top_level.txt", "".join(f"{t}\n" for t in TOP_LEVEL).encode("utf-8"))
         writer.close(f"{dist_info}/RECORD")
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -84,3 +84,22 @@ def test_saved_from_python_loads_in_python(spark, small_model, image_model, tmp_
         2,
     )
     assert (loaded.getStrategy(), loaded.getBatchSize()) == ("shared", 3)
+
+
+def test_a_pipeline_with_the_stages_saves_and_loads_in_python(spark, small_model, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+
+    gen = TextGenerator(model=small_model, maxTokens=4, seed=5, outputCol="text")
+    df = spark.createDataFrame([(1, "Say hi.")], "id long, prompt string")
+    model = Pipeline(stages=[gen]).fit(df)
+    expected = model.transform(df).select("text").collect()
+
+    model.write().overwrite().save(str(tmp_path / "model"))
+    Pipeline(stages=[gen]).write().overwrite().save(str(tmp_path / "pipeline"))
+    loaded = PipelineModel.load(str(tmp_path / "model"))
+    (stage,) = loaded.stages
+    assert isinstance(stage, TextGenerator)
+    assert (stage.getMaxTokens(), stage.getSeed(), stage.getOutputCol()) == (4, 5, "text")
+    assert loaded.transform(df).select("text").collect() == expected
+    (again,) = Pipeline.load(str(tmp_path / "pipeline")).getStages()
+    assert isinstance(again, TextGenerator) and again.getMaxTokens() == 4
