@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -28,11 +29,68 @@ TEST(MemorySize, ParsesUnitsAndRejectsGarbage) {
     EXPECT_EQ(*parse_memory_size("512m"), 512 * kMiB);
     EXPECT_EQ(*parse_memory_size("1.5GiB"), 3ull << 29);
     EXPECT_EQ(*parse_memory_size("4096"), 4096u);
-    for (const char* bad : {"lots", "", "-1G", "8Q", "nan"}) {
+    EXPECT_EQ(*parse_memory_size("0.5K"), 512u);
+    EXPECT_EQ(*parse_memory_size("16777215T"), 16777215ull << 40);
+    EXPECT_EQ(*parse_memory_size("18446744073709551615"), UINT64_MAX);
+}
+
+// Sizes that once parsed to 0 (automatic: no budget at all) or to another
+// number are refused, and the message names the text and the accepted form.
+TEST(MemorySize, RefusesOverflowInfNanSignsHexAndPartsOfAByte) {
+    for (const char* bad : {"lots",
+                            "",
+                            "-1G",
+                            "+1G",
+                            "8Q",
+                            "nan",
+                            "inf",
+                            "Infinity",
+                            "1e30",
+                            "1E3",
+                            "0x10",
+                            "0x10G",
+                            " 8G",
+                            "8G ",
+                            "8 G",
+                            "20000000000G",
+                            "16777216T",
+                            "18446744073709551616",
+                            "99999999999999999999999",
+                            "0.5",
+                            "1.3K",
+                            "1.",
+                            ".5G",
+                            "1,5G",
+                            "8GG",
+                            "8Gb2"}) {
         auto r = parse_memory_size(bad);
+        ASSERT_FALSE(r.is_ok()) << "'" << bad << "' parsed to " << *r;
+        EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+        EXPECT_NE(r.status().message().find(std::string("'") + bad + "'"), std::string::npos)
+            << r.status().message();
+        EXPECT_NE(r.status().message().find("like 8G"), std::string::npos);
+    }
+}
+
+TEST(MemorySize, AnInvalidEnvironmentValueIsAnErrorNamingTheVariable) {
+    set_memory_budget(0, "");
+    for (const char* bad : {"inf", "1e30", "lots", "0"}) {
+        ::setenv("RESIDENT_MEMORY_BUDGET", bad, 1);
+        auto v = memory_budget_from_environment();
+        ASSERT_FALSE(v.is_ok()) << bad;
+        EXPECT_NE(v.status().message().find("RESIDENT_MEMORY_BUDGET"), std::string::npos);
+        // A claim under it fails rather than running without a budget.
+        auto r = reserve_memory(1, "a claim");
         ASSERT_FALSE(r.is_ok()) << bad;
         EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+        EXPECT_NE(r.status().message().find("RESIDENT_MEMORY_BUDGET"), std::string::npos);
     }
+    ::setenv("RESIDENT_MEMORY_BUDGET", "3G", 1);
+    EXPECT_EQ(*memory_budget_from_environment(), 3ull << 30);
+    EXPECT_EQ(memory_budget().limit, 3ull << 30);
+    EXPECT_EQ(memory_budget().source, "RESIDENT_MEMORY_BUDGET");
+    ::unsetenv("RESIDENT_MEMORY_BUDGET");
+    EXPECT_EQ(*memory_budget_from_environment(), 0u);
 }
 
 TEST_F(BudgetTest, ClaimsFitUntilTheBudgetIsSpentAndComeBackWhenReleased) {

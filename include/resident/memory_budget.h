@@ -72,8 +72,16 @@ using MemoryEvictor = std::function<bool(uint64_t missing)>;
 int add_memory_evictor(MemoryEvictor evictor);
 void remove_memory_evictor(int id);
 
-// Parses "8G", "512M", "1.5GiB", "4096" (bytes). Errors: InvalidArgument.
+// Parses "8G", "512M", "1.5GiB", "4096" (bytes): digits, an optional
+// fraction and an optional unit (B, K, M, G, T, with or without B/iB; powers
+// of 1024). Errors: InvalidArgument, naming the text and the accepted form,
+// for anything else (signs, exponents, hex, inf/nan, spaces), a value past
+// 2^64-1 bytes, or a part of a byte ("0.5", "1.3K").
 Result<uint64_t> parse_memory_size(std::string_view text);
+
+// RESIDENT_MEMORY_BUDGET in bytes, 0 when unset or empty. Errors:
+// InvalidArgument naming the variable when it is set but not a size.
+Result<uint64_t> memory_budget_from_environment();
 
 // How the weights of `info` should be placed under `spec`: `spec.weights`
 // unless it is kAuto, which picks kPrivate (repacked, faster) when a private

@@ -33,17 +33,15 @@ struct Budget {
     std::map<int, MemoryEvictor> evictors;
     int next_id = 1;
 
-    // Guarded by mu.
-    std::pair<uint64_t, std::string> limit() const {
-        if (explicit_limit > 0) return {explicit_limit, explicit_source};
-        if (const char* env = std::getenv("RESIDENT_MEMORY_BUDGET"); env && *env) {
-            if (auto v = parse_memory_size(env); v.is_ok() && *v > 0) {
-                return {*v, "RESIDENT_MEMORY_BUDGET"};
-            }
-        }
+    // Guarded by mu. An invalid RESIDENT_MEMORY_BUDGET is an error naming
+    // it, never a silent fall-back to the machine's memory.
+    Result<std::pair<uint64_t, std::string>> limit() const {
+        if (explicit_limit > 0) return std::pair{explicit_limit, explicit_source};
+        RESIDENT_ASSIGN_OR_RETURN(const uint64_t env, memory_budget_from_environment());
+        if (env > 0) return std::pair{env, std::string("RESIDENT_MEMORY_BUDGET")};
         if (uint64_t cg = cgroup_memory_limit_bytes(); cg > 0)
-            return {cg, "the cgroup memory limit"};
-        return {total_memory_bytes(), "the machine's memory"};
+            return std::pair{cg, std::string("the cgroup memory limit")};
+        return std::pair{total_memory_bytes(), std::string("the machine's memory")};
     }
 };
 
@@ -86,11 +84,28 @@ void set_memory_budget(uint64_t bytes, std::string source) {
     b.released.notify_all();
 }
 
+Result<uint64_t> memory_budget_from_environment() {
+    const char* env = std::getenv("RESIDENT_MEMORY_BUDGET");
+    if (!env || !*env) return uint64_t{0};
+    auto v = parse_memory_size(env);
+    if (!v.is_ok()) {
+        return invalid_argument(
+            fmt::format("RESIDENT_MEMORY_BUDGET: {} (or unset it)", v.status().message()));
+    }
+    if (*v == 0) {
+        return invalid_argument(
+            "RESIDENT_MEMORY_BUDGET is 0, a budget that holds nothing: give a size like 6G, or "
+            "unset it for the automatic budget");
+    }
+    return *v;
+}
+
 BudgetInfo memory_budget() {
     Budget& b = budget();
     std::lock_guard lock(b.mu);
-    auto [limit, source] = b.limit();
-    return {limit, std::move(source), b.used, b.peak};
+    auto limit = b.limit();
+    if (!limit.is_ok()) return {0, limit.status().message(), b.used, b.peak};
+    return {limit->first, std::move(limit->second), b.used, b.peak};
 }
 
 MemoryReservation::~MemoryReservation() { give_back(bytes_); }
@@ -121,7 +136,8 @@ Result<MemoryReservation> reserve_memory(uint64_t bytes, std::string_view what, 
         const bool machine_has = bytes == 0 || available == 0 || bytes <= available;
         {
             std::unique_lock lock(b.mu);
-            auto [process_limit, process_source] = b.limit();
+            RESIDENT_ASSIGN_OR_RETURN(auto process, b.limit());
+            auto& [process_limit, process_source] = process;
             cap = limit > 0 ? limit : process_limit;
             source = limit > 0 ? "the model's memory limit (memory_limit_bytes, --memory-limit)"
                                : process_source;
@@ -174,28 +190,58 @@ void remove_memory_evictor(int id) {
 }
 
 Result<uint64_t> parse_memory_size(std::string_view text) {
-    const std::string s(text);
-    size_t end = 0;
-    double value = -1;
-    try {
-        value = std::stod(s, &end);
-    } catch (...) {
-        end = 0;
+    // Strict on purpose: a size that silently became 0 (automatic) or a
+    // different number would lift or move a budget without a word. So: digits,
+    // an optional fraction, an optional unit; nothing else (no sign, exponent,
+    // hex, inf/nan, spaces), and a result that is whole bytes and fits.
+    const auto refuse = [&](std::string_view why) {
+        return invalid_argument(fmt::format(
+            "memory size '{}' {}: write a whole number of bytes (4096) or a number with a unit "
+            "B, K, M, G or T (also KB/KiB, ...; powers of 1024), like 8G, 512M or 1.5G",
+            text, why));
+    };
+    size_t i = 0;
+    uint64_t whole = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+        const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+        if (whole > (UINT64_MAX - digit) / 10) return refuse("is too large");
+        whole = whole * 10 + digit;
+        ++i;
     }
-    std::string unit = s.substr(end);
+    if (i == 0) return refuse("does not start with a digit");
+    // The fraction as digits over a power of ten, at most 18 digits (exact).
+    uint64_t frac = 0;
+    uint64_t frac_scale = 1;
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        const size_t first = i;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+            if (i - first >= 18) return refuse("has too many decimals");
+            frac = frac * 10 + static_cast<uint64_t>(text[i] - '0');
+            frac_scale *= 10;
+            ++i;
+        }
+        if (i == first) return refuse("has a point with no digits after it");
+    }
+    std::string unit(text.substr(i));
     for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (unit.size() == 3 && unit[1] == 'I' && unit[2] == 'B') unit.erase(1, 1);  // GiB -> GB
-    const uint64_t scale = unit.empty() || unit == "B"   ? 1
-                           : unit == "K" || unit == "KB" ? 1ull << 10
-                           : unit == "M" || unit == "MB" ? 1ull << 20
-                           : unit == "G" || unit == "GB" ? 1ull << 30
-                           : unit == "T" || unit == "TB" ? 1ull << 40
-                                                         : 0;
-    if (end == 0 || scale == 0 || !(value >= 0)) {
-        return invalid_argument(
-            fmt::format("memory size '{}' is not a size like 8G, 512M or 4096", text));
-    }
-    return static_cast<uint64_t>(value * static_cast<double>(scale));
+    if (unit.size() == 2 && unit[1] == 'B') unit.pop_back();                     // GB -> G
+    int shift = -1;
+    if (unit.empty() || unit == "B") shift = 0;
+    if (unit == "K") shift = 10;
+    if (unit == "M") shift = 20;
+    if (unit == "G") shift = 30;
+    if (unit == "T") shift = 40;
+    if (shift < 0) return refuse(fmt::format("has an unknown unit '{}'", text.substr(i)));
+    if (whole > (UINT64_MAX >> shift)) return refuse("is too large");
+    // frac / frac_scale of 2^shift bytes, exactly: a part of a byte is refused.
+    const unsigned __int128 part = (static_cast<unsigned __int128>(frac) << shift);
+    if (part % frac_scale != 0) return refuse("is not a whole number of bytes");
+    const unsigned __int128 bytes =
+        (static_cast<unsigned __int128>(whole) << shift) + part / frac_scale;
+    if (bytes > UINT64_MAX) return refuse("is too large");
+    return static_cast<uint64_t>(bytes);
 }
 
 int count_other_mappers(const std::string& path) {

@@ -92,17 +92,34 @@ struct SpecFlags {
                      "decode every prompt in full, even a prefix already decoded");
     }
 
+    // A size flag's value, its error naming the flag.
+    static Result<uint64_t> flag_size(std::string_view flag, const std::string& text) {
+        auto bytes = parse_memory_size(text);
+        if (!bytes.is_ok()) {
+            return invalid_argument(fmt::format("{}: {}", flag, bytes.status().message()));
+        }
+        return bytes;
+    }
+
     Status apply(ModelSpec& spec) const {
         spec.use_mmap = !no_mmap;
         spec.prefix_reuse = !no_prefix_reuse;
         RESIDENT_ASSIGN_OR_RETURN(spec.weights, parse_weights(no_repack ? "shared" : weights));
+        RESIDENT_RETURN_IF_ERROR(memory_budget_from_environment().status());
         if (!memory_budget.empty()) {
-            RESIDENT_ASSIGN_OR_RETURN(const uint64_t bytes, parse_memory_size(memory_budget));
+            RESIDENT_ASSIGN_OR_RETURN(const uint64_t bytes,
+                                      flag_size("--memory-budget", memory_budget));
+            if (bytes == 0) {
+                return invalid_argument(
+                    "--memory-budget 0 holds nothing: give a size like 6G, or leave the flag out "
+                    "for the automatic budget");
+            }
             set_memory_budget(bytes, "--memory-budget");
         }
         RESIDENT_ASSIGN_OR_RETURN(spec.determinism, parse_determinism(determinism));
         if (!memory_limit.empty()) {
-            RESIDENT_ASSIGN_OR_RETURN(spec.memory_limit_bytes, parse_memory_size(memory_limit));
+            RESIDENT_ASSIGN_OR_RETURN(spec.memory_limit_bytes,
+                                      flag_size("--memory-limit", memory_limit));
         }
         return spec.validate();
     }
