@@ -32,7 +32,7 @@ done
 install_system_packages() {
     local wanted=(build-essential cmake ninja-build git ccache python3 python3-pip python3-venv
         nodejs npm libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-        libspdlog-dev libcsv-dev libssl-dev clang-format libstb-dev)
+        libspdlog-dev libcsv-dev libssl-dev clang-format libstb-dev libwebp-dev)
     # The jar (portable flavor) is built and tested with a JDK and Maven.
     [[ " ${parts[*]} " == *" jdk "* ]] && wanted+=(openjdk-17-jdk-headless maven)
     local missing=()

@@ -4,6 +4,8 @@
 // the batching engine.
 #include <gtest/gtest.h>
 #include <stb/stb_image.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
 
 #include <algorithm>
 #include <thread>
@@ -38,6 +40,84 @@ ImageRequest photo(const std::string& name, int32_t top_k = 5) {
 bool is_cat(const std::string& label) {
     return label.starts_with("tabby") || label.starts_with("tiger cat") ||
            label.starts_with("Egyptian cat");
+}
+
+// A test photo's RGB pixels, as stb_image decodes them.
+struct Rgb {
+    std::vector<unsigned char> pixels;
+    int width = 0;
+    int height = 0;
+};
+
+Rgb decode_photo(const std::string& name) {
+    const std::string file = read_bytes(test_photo(name));
+    Rgb out;
+    int n = 0;
+    unsigned char* p =
+        stbi_load_from_memory(reinterpret_cast<const unsigned char*>(file.data()),
+                              static_cast<int>(file.size()), &out.width, &out.height, &n, 3);
+    EXPECT_NE(p, nullptr) << name;
+    if (p) out.pixels.assign(p, p + static_cast<size_t>(out.width) * out.height * 3);
+    stbi_image_free(p);
+    return out;
+}
+
+// A test photo encoded as WebP by libwebp's encoder: lossless (the very
+// pixels of the source) when quality < 0, else lossy at that quality.
+std::string webp_of(const std::string& name, float quality) {
+    const Rgb rgb = decode_photo(name);
+    uint8_t* out = nullptr;
+    const size_t n =
+        quality < 0
+            ? WebPEncodeLosslessRGB(rgb.pixels.data(), rgb.width, rgb.height, rgb.width * 3, &out)
+            : WebPEncodeRGB(rgb.pixels.data(), rgb.width, rgb.height, rgb.width * 3, quality, &out);
+    EXPECT_GT(n, 0u) << "libwebp could not encode " << name;
+    std::string webp(reinterpret_cast<const char*>(out), n);
+    WebPFree(out);
+    return webp;
+}
+
+// A lossless two-frame animation: the photo, then a black frame.
+std::string animated_webp_of(const std::string& name) {
+    const Rgb rgb = decode_photo(name);
+    WebPAnimEncoderOptions options;
+    EXPECT_TRUE(WebPAnimEncoderOptionsInit(&options));
+    WebPAnimEncoder* enc = WebPAnimEncoderNew(rgb.width, rgb.height, &options);
+    WebPConfig config;
+    EXPECT_TRUE(WebPConfigInit(&config));
+    config.lossless = 1;
+    const std::vector<unsigned char> black(rgb.pixels.size(), 0);
+    int timestamp = 0;
+    for (const auto* frame : {&rgb.pixels, &black}) {
+        WebPPicture pic;
+        EXPECT_TRUE(WebPPictureInit(&pic));
+        pic.use_argb = 1;
+        pic.width = rgb.width;
+        pic.height = rgb.height;
+        EXPECT_TRUE(WebPPictureImportRGB(&pic, frame->data(), rgb.width * 3));
+        EXPECT_TRUE(WebPAnimEncoderAdd(enc, &pic, timestamp, &config));
+        WebPPictureFree(&pic);
+        timestamp += 100;
+    }
+    EXPECT_TRUE(WebPAnimEncoderAdd(enc, nullptr, timestamp, nullptr));
+    WebPData data;
+    WebPDataInit(&data);
+    EXPECT_TRUE(WebPAnimEncoderAssemble(enc, &data));
+    std::string webp(reinterpret_cast<const char*>(data.bytes), data.size);
+    WebPDataClear(&data);
+    WebPAnimEncoderDelete(enc);
+    return webp;
+}
+
+// A WebP file of one chunk (RIFF container, WEBP, the chunk, padded to even).
+std::string riff_webp(const std::string& fourcc, const std::string& payload) {
+    auto le32 = [](uint32_t v) {
+        return std::string{static_cast<char>(v & 0xff), static_cast<char>((v >> 8) & 0xff),
+                           static_cast<char>((v >> 16) & 0xff), static_cast<char>(v >> 24)};
+    };
+    std::string chunk = fourcc + le32(static_cast<uint32_t>(payload.size())) + payload;
+    if (chunk.size() % 2) chunk += '\0';
+    return "RIFF" + le32(static_cast<uint32_t>(4 + chunk.size())) + "WEBP" + chunk;
 }
 
 // Scores of two outcomes equal to the float, class by class.
@@ -116,6 +196,114 @@ TEST(Classify, BadImagesFailTheirOwnRowsAndLoseNothing) {
     auto alone = (*c)->classify(photo("chelsea.png"));
     ASSERT_TRUE(alone.is_ok());
     expect_same(*out[7], *alone, "chelsea in a batch vs alone");
+}
+
+TEST(Classify, WebPPhotosClassifyLikeTheirSources) {
+    Registry registry;
+    const ModelSpec spec = classifier_spec(efficientnet_path());
+    auto model = registry.acquire(spec);
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    auto c = (*model)->create_classifier(spec);
+    ASSERT_TRUE(c.is_ok());
+    for (const char* name : {"coffee.png", "chelsea.png", "rocket.jpg"}) {
+        auto source = (*c)->classify(photo(name));
+        ASSERT_TRUE(source.is_ok()) << name;
+        // Lossless: the very pixels of the source, so the very scores.
+        const std::string lossless = webp_of(name, -1);
+        ASSERT_TRUE(lossless.starts_with("RIFF"));
+        auto same = (*c)->classify({lossless, 5});
+        ASSERT_TRUE(same.is_ok()) << name << ": " << same.status().to_string();
+        expect_same(*same, *source, std::string(name) + " as lossless WebP");
+        EXPECT_EQ(same->width, source->width);
+        EXPECT_EQ(same->height, source->height);
+        // Lossy at a photo's usual quality: the same class; for the cat, whose
+        // source is near a tie of breeds (tiger cat 0.41, Egyptian cat 0.34), a cat.
+        auto lossy = (*c)->classify({webp_of(name, 80), 5});
+        ASSERT_TRUE(lossy.is_ok()) << name << ": " << lossy.status().to_string();
+        if (std::string(name) == "chelsea.png") {
+            EXPECT_TRUE(is_cat(lossy->top[0].label)) << lossy->top[0].label;
+        } else {
+            EXPECT_EQ(lossy->top[0].label, source->top[0].label) << name << " as lossy WebP";
+        }
+    }
+    // An animation is classified by its first frame, as a GIF is.
+    auto first = (*c)->classify({animated_webp_of("coffee.png"), 5});
+    ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+    auto still = (*c)->classify(photo("coffee.png"));
+    ASSERT_TRUE(still.is_ok());
+    expect_same(*first, *still, "an animated WebP's first frame");
+}
+
+TEST(Classify, CorruptTruncatedAndOversizedWebPsFailTheirOwnRows) {
+    Registry registry;
+    const ModelSpec spec = classifier_spec(efficientnet_path());
+    auto model = registry.acquire(spec);
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    auto c = (*model)->create_classifier(spec);
+    ASSERT_TRUE(c.is_ok());
+    const std::string lossless = webp_of("chelsea.png", -1);
+    const std::string lossy = webp_of("chelsea.png", 80);
+    // A VP8L header claiming 16383 x 16383 pixels (the most WebP allows),
+    // with no pixels after it: refused from the header, before decoding.
+    const uint32_t side = 16383 - 1, bits = side | (side << 14);
+    std::string vp8l = "\x2f";
+    for (int i = 0; i < 4; ++i) vp8l += static_cast<char>((bits >> (8 * i)) & 0xff);
+    // An animation whose canvas is as large, its header only.
+    std::string vp8x = std::string("\x02\0\0\0", 4);  // flags: animation
+    for (int i = 0; i < 2; ++i) vp8x += std::string("\xfe\x3f\0", 3);
+    std::string scrambled = lossless;  // the bitstream's middle inverted
+    for (size_t i = 40; i < scrambled.size() - 40; ++i)
+        scrambled[i] = static_cast<char>(~scrambled[i]);
+    std::string scrambled_lossy = lossy;
+    for (size_t i = 40; i < scrambled_lossy.size() / 2; ++i)
+        scrambled_lossy[i] = static_cast<char>(scrambled_lossy[i] * 7 + 3);
+    std::vector<ImageRequest> requests = {
+        {lossless.substr(0, lossless.size() / 2), 5},             // 0 truncated
+        {lossless.substr(0, 12), 5},                              // 1 the container only
+        {lossless.substr(0, 30), 5},                              // 2 the header only
+        {riff_webp("VP8L", vp8l), 5},                             // 3 too large
+        {riff_webp("VP8X", vp8x), 5},                             // 4 too large, animated
+        {riff_webp("VP8 ", std::string(64, '\x55')), 5},          // 5 not a VP8 bitstream
+        {std::string("II*\0", 4) + std::string(200, '\x01'), 5},  // 6 TIFF
+        {std::string("\0\0\0\x18"
+                     "ftypheic",
+                     12) +
+             std::string(200, '\0'),
+         5},                   // 7 HEIC
+        {lossless, 5},         // 8 good
+        {scrambled, 5},        // 9 corrupt: fails or decodes
+        {scrambled_lossy, 5},  // 10 corrupt: fails or decodes
+        {lossy, 5},            // 11 good
+    };
+    auto out = (*c)->classify_all(requests);
+    ASSERT_EQ(out.size(), requests.size());
+    for (size_t i : {0, 1, 2, 3, 4, 5, 6, 7}) {
+        ASSERT_FALSE(out[i].is_ok()) << "row " << i;
+        EXPECT_EQ(out[i].status().code(), StatusCode::kInvalidArgument) << "row " << i;
+    }
+    for (size_t i : {0, 1, 2, 5}) {
+        EXPECT_NE(out[i].status().message().find("WebP"), std::string::npos)
+            << "row " << i << ": " << out[i].status().message();
+    }
+    EXPECT_NE(out[0].status().message().find("truncated"), std::string::npos)
+        << out[0].status().message();
+    for (size_t i : {3, 4}) {
+        EXPECT_NE(out[i].status().message().find("16383 x 16383"), std::string::npos)
+            << "row " << i << ": " << out[i].status().message();
+    }
+    for (size_t i : {6, 7}) {
+        const std::string m = out[i].status().message();
+        EXPECT_NE(m.find(i == 6 ? "TIFF" : "HEIC"), std::string::npos) << m;
+        EXPECT_NE(m.find("not supported: use JPEG, PNG, BMP, GIF or WebP"), std::string::npos) << m;
+    }
+    for (size_t i : {9, 10}) {
+        EXPECT_TRUE(out[i].is_ok() || out[i].status().code() == StatusCode::kInvalidArgument)
+            << "row " << i << ": " << out[i].status().to_string();
+    }
+    ASSERT_TRUE(out[8].is_ok()) << out[8].status().to_string();
+    ASSERT_TRUE(out[11].is_ok()) << out[11].status().to_string();
+    EXPECT_TRUE(is_cat(out[8]->top[0].label)) << out[8]->top[0].label;
+    EXPECT_TRUE(is_cat(out[11]->top[0].label)) << out[11]->top[0].label;
 }
 
 TEST(Classify, TheBatchEngineServesManyThreadsWithTheLoneClassifiersScores) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 
+#include "engines/onnx/webp.h"
 #include "fmt/format.h"
 
 namespace resident::internal::onnx {
@@ -23,49 +24,91 @@ struct StbFree {
     void operator()(unsigned char* p) const { stbi_image_free(p); }
 };
 
-// What the image's first bytes say it is, for error messages.
+// What the image's first bytes say it is, for error messages: the formats
+// decoded, then others a photo folder holds that are not.
 std::string_view sniff(std::string_view b) {
     if (b.starts_with("\xFF\xD8\xFF")) return "JPEG";
     if (b.starts_with("\x89PNG")) return "PNG";
     if (b.starts_with("GIF8")) return "GIF";
     if (b.starts_with("BM")) return "BMP";
+    if (looks_like_webp(b)) return "WebP";
     return "";
 }
 
+std::string_view sniff_unsupported(std::string_view b) {
+    using namespace std::string_view_literals;
+    if (b.starts_with("II*\0"sv) || b.starts_with("MM\0*"sv)) return "TIFF";
+    if (b.size() >= 12 && b.substr(4, 4) == "ftyp") {
+        const std::string_view brand = b.substr(8, 4);
+        if (brand == "avif" || brand == "avis") return "AVIF";
+        if (brand == "heic" || brand == "heix" || brand == "mif1" || brand == "msf1" ||
+            brand == "heim" || brand == "heis" || brand == "hevc") {
+            return "HEIC";
+        }
+    }
+    if (b.starts_with("\xFF\x0A"sv) || b.starts_with("\0\0\0\x0CJXL "sv)) return "JPEG XL";
+    if (b.starts_with("8BPS")) return "Photoshop (PSD)";
+    return "";
+}
+
+Status too_large(int64_t w, int64_t h, int64_t max_pixels) {
+    return invalid_argument(
+        fmt::format("the image is {} x {} pixels, over the limit of {} pixels: shrink it "
+                    "or raise max_pixels",
+                    w, h, max_pixels));
+}
+
+bool fits(int64_t w, int64_t h, int64_t max_pixels) {
+    return w > 0 && h > 0 && w * h <= max_pixels;
+}
+
+// An image decoded to RGB: by stb_image, or into a buffer of ours.
+struct DecodedRgb {
+    std::unique_ptr<unsigned char, StbFree> stb;
+    std::vector<unsigned char> owned;
+    const unsigned char* data() const { return stb ? stb.get() : owned.data(); }
+};
+
 // Decodes an encoded image to RGB, refusing it before decoding when too large.
-Result<std::unique_ptr<unsigned char, StbFree>> decode(std::string_view bytes,
-                                                       const ImagePreprocess& spec, int& w,
-                                                       int& h) {
+Result<DecodedRgb> decode(std::string_view bytes, const ImagePreprocess& spec, int& w, int& h) {
     if (bytes.empty()) return invalid_argument("the image is empty (0 bytes)");
     if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
         return invalid_argument(fmt::format("the image is {} bytes, over 2 GiB", bytes.size()));
     }
+    const std::string_view kind = sniff(bytes);
+    DecodedRgb out;
+    if (kind == "WebP") {
+        RESIDENT_ASSIGN_OR_RETURN(const WebPHeader header, read_webp_header(bytes));
+        w = header.width;
+        h = header.height;
+        if (!fits(w, h, spec.max_pixels)) return too_large(w, h, spec.max_pixels);
+        RESIDENT_ASSIGN_OR_RETURN(out.owned, decode_webp_rgb(bytes, header));
+        return out;
+    }
     const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
     const int len = static_cast<int>(bytes.size());
     int channels = 0;
-    const std::string_view kind = sniff(bytes);
     if (!stbi_info_from_memory(data, len, &w, &h, &channels)) {
         if (kind.empty()) {
-            return invalid_argument(
-                fmt::format("the bytes ({} of them) are not an image: use JPEG, PNG, BMP or GIF",
-                            bytes.size()));
+            const std::string_view other = sniff_unsupported(bytes);
+            if (!other.empty()) {
+                return invalid_argument(fmt::format(
+                    "the image is {}, which is not supported: use {} (convert it first)", other,
+                    kAcceptedFormats));
+            }
+            return invalid_argument(fmt::format("the bytes ({} of them) are not an image: use {}",
+                                                bytes.size(), kAcceptedFormats));
         }
         return invalid_argument(
             fmt::format("the {} image's header is unreadable{}", kind, reason()));
     }
-    if (w <= 0 || h <= 0 || static_cast<int64_t>(w) * static_cast<int64_t>(h) > spec.max_pixels) {
-        return invalid_argument(
-            fmt::format("the image is {} x {} pixels, over the limit of {} pixels: shrink it "
-                        "or raise max_pixels",
-                        w, h, spec.max_pixels));
-    }
-    std::unique_ptr<unsigned char, StbFree> pixels(
-        stbi_load_from_memory(data, len, &w, &h, &channels, 3));
-    if (!pixels) {
+    if (!fits(w, h, spec.max_pixels)) return too_large(w, h, spec.max_pixels);
+    out.stb.reset(stbi_load_from_memory(data, len, &w, &h, &channels, 3));
+    if (!out.stb) {
         return invalid_argument(
             fmt::format("the {} image is truncated or corrupt{}", kind, reason()));
     }
-    return pixels;
+    return out;
 }
 
 // Pixels from Spark's image layout (B,G,R[,A] or grey, rows top first) as RGB.
@@ -81,12 +124,7 @@ Result<std::vector<unsigned char>> raw_rgb(const ImageRequest& r, const ImagePre
                         r.width, r.height));
     }
     const int64_t pixels = static_cast<int64_t>(r.width) * r.height;
-    if (pixels > spec.max_pixels) {
-        return invalid_argument(
-            fmt::format("the image is {} x {} pixels, over the limit of {} pixels: shrink it "
-                        "or raise max_pixels",
-                        r.width, r.height, spec.max_pixels));
-    }
+    if (pixels > spec.max_pixels) return too_large(r.width, r.height, spec.max_pixels);
     if (static_cast<int64_t>(r.bytes.size()) != pixels * r.channels) {
         return invalid_argument(
             fmt::format("the image's data has {} bytes, but {} x {} pixels of {} channels need {}",
@@ -112,7 +150,7 @@ Result<std::vector<unsigned char>> raw_rgb(const ImageRequest& r, const ImagePre
 
 Result<PreparedImage> prepare_image(const ImageRequest& image, const ImagePreprocess& spec,
                                     int32_t width, int32_t height) {
-    std::unique_ptr<unsigned char, StbFree> decoded;
+    DecodedRgb decoded;
     std::vector<unsigned char> raw;
     const unsigned char* pixels_rgb = nullptr;
     int w = 0, h = 0;
@@ -123,7 +161,7 @@ Result<PreparedImage> prepare_image(const ImageRequest& image, const ImagePrepro
         h = image.height;
     } else {
         RESIDENT_ASSIGN_OR_RETURN(decoded, decode(image.bytes, spec, w, h));
-        pixels_rgb = decoded.get();
+        pixels_rgb = decoded.data();
     }
     // The crop box in source pixels: the centre of the image the model's
     // aspect, `crop` / `resize` of the shorter side (or everything).

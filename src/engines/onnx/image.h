@@ -1,5 +1,6 @@
 // Image decoding and preparation for classifiers: encoded bytes (JPEG, PNG,
-// BMP, GIF) to the float tensor a model expects, as its ImagePreprocess says.
+// BMP, GIF by stb_image; WebP by libwebp) to the float tensor a model expects,
+// as its ImagePreprocess says.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,10 @@
 #include "resident/classification.h"
 
 namespace resident::internal::onnx {
+
+// The encoded formats decoded, as error messages name them. Others (TIFF,
+// HEIC, AVIF, ...) are named when recognised and refused.
+inline constexpr std::string_view kAcceptedFormats = "JPEG, PNG, BMP, GIF or WebP";
 
 // The tensor of one image: `width` x `height` pixels x 3 channels, laid out
 // and normalised as the spec says (planes for NCHW, else interleaved).
@@ -21,7 +26,8 @@ struct PreparedImage {
 // Decodes the request's image (or takes its pixels) and prepares a `width` x
 // `height` input. Errors: InvalidArgument naming what is wrong with the image
 // (empty, not a supported format, truncated or corrupt, pixels that do not
-// match their stated size, over spec.max_pixels).
+// match their stated size, over spec.max_pixels: checked from the header,
+// before decoding); ResourceExhausted when the decoder runs out of memory.
 Result<PreparedImage> prepare_image(const ImageRequest& image, const ImagePreprocess& spec,
                                     int32_t width, int32_t height);
 
