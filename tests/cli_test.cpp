@@ -348,7 +348,7 @@ TEST(Cli, ClassifyAFolderKeepsEveryImageInOrderAndTheStrategiesAgree) {
     }
     std::filesystem::copy_file(testing::test_photo("camera.png"), photos + "/nested/camera.png");
     dir.write("photos/broken.jpg", "\xff\xd8\xff not really");
-    dir.write("photos/notes.txt", "not an image: skipped by its extension");
+    dir.write("photos/notes.txt", "not an image: a row with its error (issue #19)");
     std::map<std::string, std::string> first;  // path -> label and scores
     for (const char* strategy : {"batched", "shared", "per-partition"}) {
         const std::string out = dir.file(std::string(strategy) + ".jsonl");
@@ -358,7 +358,7 @@ TEST(Cli, ClassifyAFolderKeepsEveryImageInOrderAndTheStrategiesAgree) {
                             photos, out, strategy, out + ".summary"));
         ASSERT_EQ(r.exit_code, 0) << r.output;
         const auto rows = read_jsonl(out);
-        ASSERT_EQ(rows.size(), 5u) << r.output;
+        ASSERT_EQ(rows.size(), 6u) << r.output;
         std::map<std::string, std::string> got;
         std::vector<std::string> order;
         for (const auto& row : rows) {
@@ -367,7 +367,8 @@ TEST(Cli, ClassifyAFolderKeepsEveryImageInOrderAndTheStrategiesAgree) {
             got[path] = row["error"].is_null() ? row["top_k"].dump() : "error";
         }
         EXPECT_TRUE(std::is_sorted(order.begin(), order.end())) << "input order: sorted paths";
-        // Sorted: broken.jpg, chelsea.png, coffee.png, nested/camera.png, rocket.jpg.
+        // Sorted: broken.jpg, chelsea.png, coffee.png, nested/camera.png, notes.txt,
+        // rocket.jpg.
         EXPECT_EQ(rows[2]["label"], "espresso") << rows[2].dump();
         EXPECT_EQ(rows[2]["top_k"].size(), 3u);
         EXPECT_NE(rows[0]["error"].get<std::string>().find("JPEG"), std::string::npos)
@@ -377,7 +378,7 @@ TEST(Cli, ClassifyAFolderKeepsEveryImageInOrderAndTheStrategiesAgree) {
         EXPECT_EQ(got, first) << strategy;
         const auto summary = nlohmann::json::parse(testing::read_bytes(out + ".summary"));
         EXPECT_EQ(summary["images_ok"], 4);
-        EXPECT_EQ(summary["images_failed"], 1);
+        EXPECT_EQ(summary["images_failed"], 2);
         EXPECT_EQ(summary["model_loads"], std::string(strategy) == "per-partition" ? 2 : 1)
             << summary.dump();
     }

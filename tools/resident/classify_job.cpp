@@ -1,13 +1,21 @@
 #include "classify_job.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <climits>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <set>
+#include <system_error>
 
 #include "fmt/format.h"
 #include "progress.h"
@@ -28,22 +36,95 @@ struct ImageRow {
     std::optional<std::string> error;  // why the row names no image
 };
 
-bool is_image_name(const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif";
-}
+// The most an image file may have: what the decoder takes (larger files are
+// refused before they are read).
+constexpr uintmax_t kMaxImageBytes = INT32_MAX;
+
+// Lists a folder tree as rows: every file, whatever its name (the decoder,
+// not the extension, says whether it is an image, and an error row says why
+// not), and every other entry that is not a folder, for the read to explain
+// (a dangling link, a pipe). Links to folders are followed after the tree's
+// own folders, each folder read once: a link to one read already (a loop, a
+// second way in) is an error row. Entries go in name order, so the rows do not
+// depend on the order the system lists them in.
+class FolderLister {
+   public:
+    explicit FolderLister(std::vector<ImageRow>& rows) : rows_(rows) {}
+
+    void list(const fs::path& root) {
+        std::error_code ec;
+        seen_.insert(fs::canonical(root, ec));
+        walk(root);
+        while (!links_.empty()) {
+            const fs::path link = links_.front();
+            links_.pop_front();
+            const fs::path real = fs::canonical(link, ec);
+            if (ec) {
+                error_row(link, fmt::format("folder '{}' cannot be resolved ({}): its files are "
+                                            "not in the output",
+                                            link.string(), ec.message()));
+            } else if (!seen_.insert(real).second) {
+                error_row(link, fmt::format("'{}' links to folder '{}', which is read already: "
+                                            "not read twice",
+                                            link.string(), real.string()));
+            } else {
+                walk(link);
+            }
+        }
+    }
+
+   private:
+    void error_row(const fs::path& p, std::string why) {
+        rows_.push_back({json{{"path", p.string()}}, p.string(), std::move(why)});
+    }
+
+    void walk(const fs::path& dir) {
+        std::error_code ec;
+        std::vector<fs::path> entries;
+        for (fs::directory_iterator it(dir, ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
+            entries.push_back(it->path());
+        }
+        if (ec) {
+            error_row(dir, fmt::format("folder '{}' cannot be listed ({}): its files are not in "
+                                       "the output",
+                                       dir.string(), ec.message()));
+        }
+        std::sort(entries.begin(), entries.end());
+        for (const fs::path& p : entries) {
+            std::error_code st_ec;
+            if (!fs::is_directory(fs::status(p, st_ec))) {
+                rows_.push_back({json{{"path", p.string()}}, p.string(), std::nullopt});
+            } else if (fs::is_symlink(fs::symlink_status(p, st_ec))) {
+                links_.push_back(p);
+            } else if (!seen_.insert(fs::canonical(p, st_ec)).second) {
+                // Inside a linked folder: a folder read already through another link.
+                error_row(p, fmt::format("folder '{}' is read already (through a link): not read "
+                                         "twice",
+                                         p.string()));
+            } else {
+                walk(p);
+            }
+        }
+    }
+
+    std::vector<ImageRow>& rows_;
+    std::set<fs::path> seen_;     // folders read, by their real path
+    std::deque<fs::path> links_;  // links to folders, to follow once the tree is read
+};
 
 Result<std::vector<ImageRow>> read_image_rows(const ClassifyOptions& o) {
     std::error_code ec;
     std::vector<ImageRow> rows;
     if (fs::is_directory(o.input, ec)) {
-        std::vector<std::string> paths;
-        for (const auto& e : fs::recursive_directory_iterator(o.input, ec)) {
-            if (e.is_regular_file() && is_image_name(e.path())) paths.push_back(e.path().string());
+        const fs::directory_iterator probe(o.input, ec);  // the input itself must list
+        if (ec) {
+            return not_found(
+                fmt::format("input folder '{}' cannot be listed ({})", o.input, ec.message()));
         }
-        std::sort(paths.begin(), paths.end());
-        for (auto& p : paths) rows.push_back({json{{"path", p}}, p, std::nullopt});
+        FolderLister(rows).list(o.input);
+        std::sort(rows.begin(), rows.end(),
+                  [](const ImageRow& a, const ImageRow& b) { return a.path < b.path; });
         return rows;
     }
     std::ifstream in(o.input);
@@ -86,12 +167,80 @@ Result<std::vector<ImageRow>> read_image_rows(const ClassifyOptions& o) {
     return rows;
 }
 
+// An open file descriptor, closed when it goes.
+struct ScopedFd {
+    explicit ScopedFd(int f) : fd(f) {}
+    ScopedFd(const ScopedFd&) = delete;
+    ScopedFd& operator=(const ScopedFd&) = delete;
+    ~ScopedFd() {
+        if (fd >= 0) ::close(fd);
+    }
+    const int fd;
+};
+
+// The bytes of an image file, or why it has none: missing, a dangling link, a
+// folder, not a regular file (never opened: a pipe would block), too large
+// (refused before it is read), unreadable (the system's reason).
 Result<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return not_found(fmt::format("image file '{}' cannot be read", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    std::error_code ec;
+    const fs::file_status link = fs::symlink_status(path, ec);
+    if (!fs::exists(link)) return not_found(fmt::format("image file '{}' does not exist", path));
+    const fs::file_status target = fs::status(path, ec);
+    if (fs::is_symlink(link) && !fs::exists(target)) {
+        std::error_code read_ec;
+        const fs::path to = fs::read_symlink(path, read_ec);
+        if (ec && ec != std::errc::no_such_file_or_directory) {
+            return not_found(
+                fmt::format("'{}' is a link that cannot be followed ({})", path, ec.message()));
+        }
+        return not_found(fmt::format("'{}' is a dangling link: its target '{}' does not exist",
+                                     path, to.string()));
+    }
+    if (fs::is_directory(target)) {
+        return invalid_argument(fmt::format("'{}' is a folder, not an image file", path));
+    }
+    if (fs::exists(target) && !fs::is_regular_file(target)) {
+        return invalid_argument(
+            fmt::format("'{}' is not a regular file (a pipe, socket or device): not read", path));
+    }
+    // Opened without blocking, and checked again once open: the file may have
+    // changed since it was listed.
+    const ScopedFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    const int fd = file.fd;
+    if (fd < 0) {
+        const int err = errno;
+        const std::string why = std::system_category().message(err);
+        if (err == ENOENT) return not_found(fmt::format("image file '{}' does not exist", path));
+        if (err == EACCES || err == EPERM) {
+            return failed_precondition(fmt::format(
+                "image file '{}' cannot be read ({}): check its permissions", path, why));
+        }
+        return unavailable(fmt::format("image file '{}' cannot be opened ({})", path, why));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return invalid_argument(fmt::format("'{}' is not a regular file: not read", path));
+    }
+    if (static_cast<uintmax_t>(st.st_size) > kMaxImageBytes) {
+        return invalid_argument(fmt::format(
+            "image file '{}' is {} bytes, too large: an image may have {} at most (not read)", path,
+            static_cast<uintmax_t>(st.st_size), kMaxImageBytes));
+    }
+    std::string bytes(static_cast<size_t>(st.st_size), '\0');
+    size_t got = 0;
+    while (got < bytes.size()) {
+        const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            return data_loss(fmt::format("reading image file '{}' failed after {} of {} bytes ({})",
+                                         path, got, bytes.size(),
+                                         std::system_category().message(errno)));
+        }
+        if (n == 0) break;  // shrunk since fstat: the decoder judges what is there
+        got += static_cast<size_t>(n);
+    }
+    bytes.resize(got);
+    return bytes;
 }
 
 // Writes rows in input order, whatever order they finish in.

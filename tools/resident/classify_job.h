@@ -14,8 +14,8 @@ namespace resident::cli {
 
 struct ClassifyOptions {
     ModelSpec spec;                   // engine onnx, task classify; spec.parallel = images per call
-    std::string input;                // a folder (its images, sorted), a .txt list, or .jsonl rows
-    std::string output;               // JSONL, one row per image
+    std::string input;                // a folder (every file, sorted), a .txt list or .jsonl rows
+    std::string output;               // JSONL, one row per input file or line
     std::string path_field = "path";  // of JSONL rows
     int32_t top_k = 5;
     Strategy strategy = Strategy::kSharedBatched;
