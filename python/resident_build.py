@@ -4,12 +4,15 @@
 build has no requirements (pyproject.toml's `requires = []`). It writes
 
 - a wheel: the `resident` package from src/resident/, a generated resident/_version.py, and
-  the dist-info (METADATA, WHEEL, RECORD with sha256 digests). When a Resident Spark jar is
-  given (the `jar` config setting, `pip wheel --config-settings jar=PATH`, else the
-  RESIDENT_JAR environment variable) the wheel carries it as resident/jars/resident-spark.jar
-  and is tagged py3-none-linux_x86_64, because the jar holds x86-64 Linux native code;
-  without one it is the pure py3-none-any wheel, which finds a jar at run time
-  (resident.spark.jar_path());
+  the dist-info (METADATA, WHEEL, RECORD with sha256 digests). It carries a Resident Spark
+  jar as resident/jars/resident-spark.jar, and is then tagged py3-none-linux_x86_64 because
+  the jar holds x86-64 Linux native code: the jar of the `jar` config setting
+  (`pip wheel --config-settings jar=PATH`), else of the RESIDENT_JAR environment variable,
+  else, built from a checkout, the jar scripts/build-jar.sh made for this version
+  (jvm/target/resident-spark_2.13-<version>.jar), so that `pip install ./python` after
+  scripts/build-jar.sh installs a package that works wherever the checkout goes. Without
+  any of them (or with `jar=none`) it is the pure py3-none-any wheel, which finds a jar at
+  run time (resident.spark.jar_path());
 - an sdist: the sources and PKG-INFO;
 - an editable wheel (PEP 660): a .pth file that puts src/ on the path.
 
@@ -44,6 +47,8 @@ SOURCES = HERE / "src"
 JAR_IN_WHEEL = "resident/jars/resident-spark.jar"
 # The jar's native code is built for this platform only.
 JAR_PLATFORM = "linux_x86_64"
+# Maven's POM namespace, for reading jvm/pom.xml.
+POM_NS = "http://maven.apache.org/POM/4.0.0"
 # A file every Resident Spark jar has: what tells it from any other jar.
 JAR_MARKER = "dev/resident/spark/TextGenerator.class"
 
@@ -101,11 +106,10 @@ def _pep440(version: str) -> str:
 def project_version() -> str:
     pom = HERE.parent / "jvm" / "pom.xml"
     if pom.is_file():
-        ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-        node = ElementTree.parse(pom).getroot().find("m:version", ns)
-        if node is None or not (node.text or "").strip():
+        version = _maven_version()
+        if not version:
             raise ValueError(f"resident_build: {pom} has no project <version>")
-        return _pep440(node.text or "")
+        return _pep440(version)
     pkg_info = HERE / "PKG-INFO"
     if pkg_info.is_file():
         for line in pkg_info.read_text(encoding="utf-8").splitlines():
@@ -158,22 +162,53 @@ def _setting(config_settings: ConfigSettings, key: str) -> Optional[str]:
     return value
 
 
+def _maven_version() -> Optional[str]:
+    """The project <version> of ../jvm/pom.xml as Maven writes it (the jar's file name has
+    it), or None outside a checkout."""
+    pom = HERE.parent / "jvm" / "pom.xml"
+    if not pom.is_file():
+        return None
+    node = ElementTree.parse(pom).getroot().find("m:version", {"m": POM_NS})
+    return (node.text or "").strip() if node is not None else None
+
+
+def checkout_jar() -> Optional[Path]:
+    """The jar scripts/build-jar.sh made in this checkout for the version the wheel gets
+    (a jar of another version left in jvm/target is not it), or None."""
+    version = _maven_version()
+    if not version:
+        return None
+    jar = HERE.parent / "jvm" / "target" / f"resident-spark_2.13-{version}.jar"
+    return jar if jar.is_file() else None
+
+
+# The `jar` config setting that asks for the pure wheel even where a jar is at hand.
+NO_JAR = ("", "none")
+
+
 def jar_to_bundle(config_settings: ConfigSettings = None) -> Optional[Path]:
-    """The jar the wheel is to carry: the `jar` config setting, else RESIDENT_JAR; None when
-    neither is set (or set empty). A path that is not a Resident Spark jar is an error."""
+    """The jar the wheel is to carry: the `jar` config setting, else RESIDENT_JAR, else the
+    checkout's built jar (checkout_jar()); None when there is none, or the setting is
+    `none` (or empty). A path given that is not a Resident Spark jar is an error."""
     setting = _setting(config_settings, "jar")
     source = "--config-settings jar"
+    if setting is not None and setting.strip().lower() in NO_JAR:
+        return None
     if setting is None:
         setting = os.environ.get("RESIDENT_JAR")
         source = "RESIDENT_JAR"
     if not setting:
-        return None
+        built = checkout_jar()
+        if built is None:
+            return None
+        setting = str(built)
+        source = "the checkout's jar"
     jar = Path(setting).expanduser().resolve()
     if not jar.is_file():
         raise FileNotFoundError(
             f"resident_build: {source}={setting} is not a file: give the jar that"
             " scripts/build-jar.sh prints (jvm/target/resident-spark_2.13-<version>.jar),"
-            " or leave it unset for the pure wheel"
+            " or --config-settings jar=none for the pure wheel"
         )
     try:
         with zipfile.ZipFile(jar) as z:

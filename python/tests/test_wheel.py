@@ -8,12 +8,13 @@ import csv
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import pytest
 
@@ -25,12 +26,13 @@ sys.path.insert(0, str(PYTHON_DIR))
 import resident_build  # noqa: E402  (the backend, from python/)
 
 
-def build_wheel(source: Path, out: Path, jar: Optional[str]) -> Path:
+def build_wheel(source: Path, out: Path, jar: Optional[str], *settings: str) -> Path:
     env = {k: v for k, v in os.environ.items() if k != "RESIDENT_JAR"}
     if jar:
         env["RESIDENT_JAR"] = jar
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check"]
+        + [f"--config-settings={s}" for s in settings]
         + ["-w", str(out), str(source)],
         env=env,
         check=True,
@@ -102,7 +104,8 @@ def test_the_platform_wheel_carries_the_jar_and_installs(tmp_path):
 
 
 def test_without_a_jar_the_wheel_is_pure(tmp_path):
-    wheel = build_wheel(PYTHON_DIR, tmp_path, None)
+    # jar=none: the pure wheel even in a checkout whose jar is built.
+    wheel = build_wheel(PYTHON_DIR, tmp_path, None, "jar=none")
     assert wheel.name == f"resident-{resident.__version__}-py3-none-any.whl"
     files = verified_files(wheel)
     assert not [n for n in files if n.startswith("resident/jars/")]
@@ -126,6 +129,76 @@ def test_a_wheel_built_from_the_sdist_has_its_version(tmp_path):
     # No jvm/pom.xml beside the unpacked sdist: the version comes from PKG-INFO.
     wheel = build_wheel(tmp_path / "unpacked" / base, tmp_path / "dist", None)
     assert wheel.name == f"resident-{version}-py3-none-any.whl"
+
+
+def fake_checkout(root: Path) -> Tuple[Path, bytes]:
+    """A checkout of this package (python/ and jvm/pom.xml) whose jar is built: a stand-in jar
+    (any zip with the marker class) at the path scripts/build-jar.sh writes, beside a jar of
+    another version that is not to be taken. Returns python/ and the jar's bytes."""
+    python = root / "python"
+    shutil.copytree(
+        PYTHON_DIR, python, ignore=shutil.ignore_patterns("tests", "__pycache__", "*.pyc", "jars")
+    )
+    (root / "jvm" / "target").mkdir(parents=True)
+    shutil.copy(PYTHON_DIR.parent / "jvm" / "pom.xml", root / "jvm" / "pom.xml")
+    maven_version = resident_build._maven_version()
+    jars = {}
+    for version in (maven_version, "0.0.1"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as z:
+            z.writestr(resident_build.JAR_MARKER, f"built for {version}")
+        jars[version] = buffer.getvalue()
+        (root / "jvm" / "target" / f"resident-spark_2.13-{version}.jar").write_bytes(jars[version])
+    return python, jars[maven_version]
+
+
+def test_pip_install_of_a_checkout_with_its_jar_built_carries_the_jar(tmp_path):
+    # The README's steps: scripts/build-jar.sh, then `pip install ./python` (not editable, no
+    # RESIDENT_JAR): the package installed works on its own, the checkout gone.
+    python_dir, jar = fake_checkout(tmp_path / "checkout")
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
+    python = venv / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("RESIDENT_JAR", "PYTHONPATH")}
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
+        + ["--disable-pip-version-check", "./python"],
+        env=env,
+        cwd=tmp_path / "checkout",
+        check=True,
+    )
+    shutil.rmtree(tmp_path / "checkout")
+    out = subprocess.run(
+        [python, "-c", "import resident.spark; print(resident.spark.jar_path())"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    path = Path(out.stdout.strip())
+    assert path.is_relative_to(venv.resolve()) and path.name == "resident-spark.jar", path
+    assert path.read_bytes() == jar, "the jar of the checkout's version, not the other one"
+
+
+def test_which_jar_the_wheel_carries(tmp_path, monkeypatch):
+    python_dir, _ = fake_checkout(tmp_path)
+    built = tmp_path / "jvm" / "target" / f"resident-spark_2.13-{resident_build._maven_version()}.jar"
+    monkeypatch.setattr(resident_build, "HERE", python_dir)
+    monkeypatch.delenv("RESIDENT_JAR", raising=False)
+    assert resident_build.jar_to_bundle() == built.resolve()
+    assert resident_build.jar_to_bundle({"jar": "none"}) is None
+    assert resident_build.jar_to_bundle({"jar": ""}) is None
+    other = tmp_path / "jvm" / "target" / "resident-spark_2.13-0.0.1.jar"
+    monkeypatch.setenv("RESIDENT_JAR", str(other))
+    assert resident_build.jar_to_bundle() == other.resolve(), "RESIDENT_JAR wins"
+    assert resident_build.jar_to_bundle({"jar": "none"}) is None, "and jar=none over it"
+    monkeypatch.delenv("RESIDENT_JAR")
+    built.unlink()
+    assert resident_build.jar_to_bundle() is None, "no jar built: the pure wheel"
 
 
 def test_the_editable_wheel_points_at_the_sources(tmp_path):

@@ -58,7 +58,8 @@ def jar_path() -> str:
     raise JarNotFoundError(
         "no Resident Spark jar found; tried:\n  - "
         + "\n  - ".join(tried)
-        + "\nFix: in a checkout, build it with scripts/build-jar.sh; or install the platform"
+        + "\nFix: in a checkout, build it with scripts/build-jar.sh, then install the package"
+        " again (pip install ./python carries the jar it finds built); or install the platform"
         " wheel that carries it (python/build_wheel.sh, then pip install"
         " resident-<version>-py3-none-linux_x86_64.whl); or set RESIDENT_JAR to the jar's path"
     )

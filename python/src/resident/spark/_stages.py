@@ -549,9 +549,10 @@ class TextGenerator(ResidentStage):
 class ImageClassifier(ResidentStage):
     """Classifies a column of images with an ONNX image classifier held resident in each
     executor JVM (``dev.resident.spark.ImageClassifier``): image files (``binaryFile``'s
-    ``content``, any binary column of JPEG, PNG, BMP or GIF bytes) or Spark's ``image`` source
-    struct. Every input column and row is kept, in order; it adds the best label, its score,
-    the top classes and an error column.
+    ``content``, any binary column of JPEG, PNG, BMP, GIF or WebP bytes) or Spark's ``image``
+    source struct. Every input column and row is kept, in order; it adds the best label, its
+    score, the top classes and an error column (a row whose bytes are no image, or in another
+    format, gets an error naming why).
 
     >>> files = spark.read.format("binaryFile").load("photos/")
     >>> out = ImageClassifier(model="efficientnet-lite0", inputCol="content").transform(files)
