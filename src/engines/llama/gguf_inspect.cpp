@@ -40,22 +40,17 @@ std::optional<int64_t> get_int(const gguf_context* g, const std::string& key) {
         case GGUF_TYPE_INT64:
             return gguf_get_val_i64(g, id);
         case GGUF_TYPE_ARRAY: {
-            // Per-layer values (some architectures): the largest one.
+            // Per-layer values (some architectures): the largest one. The
+            // element type is checked before the data is asked for: ggml
+            // aborts on the data of a string array.
+            const gguf_type type = gguf_get_arr_type(g, id);
+            if (type != GGUF_TYPE_UINT32 && type != GGUF_TYPE_INT32) return std::nullopt;
             const size_t n = gguf_get_arr_n(g, id);
             const void* data = gguf_get_arr_data(g, id);
             std::optional<int64_t> best;
             for (size_t i = 0; i < n; ++i) {
-                int64_t v;
-                switch (gguf_get_arr_type(g, id)) {
-                    case GGUF_TYPE_UINT32:
-                        v = static_cast<const uint32_t*>(data)[i];
-                        break;
-                    case GGUF_TYPE_INT32:
-                        v = static_cast<const int32_t*>(data)[i];
-                        break;
-                    default:
-                        return std::nullopt;
-                }
+                const int64_t v = type == GGUF_TYPE_UINT32 ? static_cast<const uint32_t*>(data)[i]
+                                                           : static_cast<const int32_t*>(data)[i];
                 best = std::max(best.value_or(v), v);
             }
             return best;
@@ -65,16 +60,64 @@ std::optional<int64_t> get_int(const gguf_context* g, const std::string& key) {
     }
 }
 
-std::string get_string(const gguf_context* g, const std::string& key) {
-    const int64_t id = gguf_find_key(g, key.c_str());
-    if (id < 0 || gguf_get_kv_type(g, id) != GGUF_TYPE_STRING) return "";
-    return gguf_get_val_str(g, id);
+// What a key holds, for errors: "string", "array of string", ...
+std::string type_text(const gguf_context* g, int64_t id) {
+    const gguf_type type = gguf_get_kv_type(g, id);
+    if (type != GGUF_TYPE_ARRAY) return gguf_type_name(type);
+    return fmt::format("array of {}", gguf_type_name(gguf_get_arr_type(g, id)));
 }
 
-int64_t array_length(const gguf_context* g, const std::string& key) {
+Status wrong_type(const gguf_context* g, const std::string& path, const std::string& key,
+                  std::string_view wanted) {
     const int64_t id = gguf_find_key(g, key.c_str());
-    if (id < 0 || gguf_get_kv_type(g, id) != GGUF_TYPE_ARRAY) return 0;
-    return static_cast<int64_t>(gguf_get_arr_n(g, id));
+    return data_loss(fmt::format(
+        "'{}' is a damaged GGUF file: its metadata key '{}' holds {} where {} belongs; convert "
+        "or fetch the model again",
+        path, key, type_text(g, id), wanted));
+}
+
+// An integer key Resident reads: absent is nullopt; present, it must be an
+// integer (or an array of 32-bit integers: per-layer values) within
+// [min, max], else the file is refused with the key named.
+Result<std::optional<int64_t>> read_int(const gguf_context* g, const std::string& path,
+                                        const std::string& key, int64_t min = 0,
+                                        int64_t max = INT32_MAX) {
+    if (gguf_find_key(g, key.c_str()) < 0) return std::optional<int64_t>();
+    const std::optional<int64_t> v = get_int(g, key);
+    if (!v) return wrong_type(g, path, key, "an integer");
+    if (*v < min || *v > max) {
+        return data_loss(fmt::format(
+            "'{}' is a damaged GGUF file: its metadata key '{}' is {}, outside [{}, {}]; convert "
+            "or fetch the model again",
+            path, key, *v, min, max));
+    }
+    return v;
+}
+
+// A string key Resident reads: absent is "", any other type is refused.
+Result<std::string> read_string(const gguf_context* g, const std::string& path,
+                                const std::string& key) {
+    const int64_t id = gguf_find_key(g, key.c_str());
+    if (id < 0) return std::string();
+    if (gguf_get_kv_type(g, id) != GGUF_TYPE_STRING) return wrong_type(g, path, key, "a string");
+    return std::string(gguf_get_val_str(g, id));
+}
+
+// The length of a string array (the vocabulary): absent is 0.
+Result<int64_t> read_string_array_length(const gguf_context* g, const std::string& path,
+                                         const std::string& key) {
+    const int64_t id = gguf_find_key(g, key.c_str());
+    if (id < 0) return int64_t{0};
+    if (gguf_get_kv_type(g, id) != GGUF_TYPE_ARRAY ||
+        gguf_get_arr_type(g, id) != GGUF_TYPE_STRING) {
+        return wrong_type(g, path, key, "an array of strings");
+    }
+    const size_t n = gguf_get_arr_n(g, id);
+    if (n > static_cast<size_t>(INT32_MAX)) {
+        return data_loss(
+            fmt::format("'{}' is a damaged GGUF file: '{}' has {} entries", path, key, n));
+    }
+    return static_cast<int64_t>(n);
 }
 
 bool starts_with_gguf_magic(const std::string& path) {
@@ -238,9 +281,13 @@ Result<ModelInfo> inspect_gguf(const std::string& path) {
     std::error_code ec;
     info.file_bytes = fs::file_size(path, ec);
 
-    const int64_t split_count = get_int(meta, "split.count").value_or(1);
+    // llama.cpp reads split.count and split.no as 16-bit (a later part's
+    // split.no without checking its type).
+    RESIDENT_ASSIGN_OR_RETURN(const auto split_key, read_int(meta, path, "split.count", 0, 65535));
+    const int64_t split_count = split_key.value_or(1);
     if (split_count > 1) {
-        if (get_int(meta, "split.no").value_or(0) != 0) {
+        RESIDENT_ASSIGN_OR_RETURN(const auto split_no, read_int(meta, path, "split.no", 0, 65535));
+        if (split_no.value_or(0) != 0) {
             return invalid_argument(
                 fmt::format("'{}' is a later part of a split model: give the first part "
                             "(…-00001-of-{:05d}.gguf)",
@@ -256,38 +303,76 @@ Result<ModelInfo> inspect_gguf(const std::string& path) {
         }
         const auto parts = split_part_paths(path, static_cast<int32_t>(split_count));
         for (size_t i = 1; i < parts.size(); ++i) {
+            std::error_code exists_ec;
+            if (!fs::exists(parts[i], exists_ec)) {
+                return not_found(fmt::format(
+                    "'{}' is the first of {} parts of a split model, but part {} ('{}') is "
+                    "missing: put every part beside the first, with the names gguf-split gave "
+                    "them",
+                    path, split_count, i + 1, parts[i]));
+            }
             RESIDENT_ASSIGN_OR_RETURN(GgufPtr other, open_part(parts[i], summary));
+            const int64_t no = gguf_find_key(other.get(), "split.no");
+            if (no < 0 || gguf_get_kv_type(other.get(), no) != GGUF_TYPE_UINT16 ||
+                gguf_get_val_u16(other.get(), no) != i) {
+                return data_loss(fmt::format(
+                    "'{}' is not part {} of the split model '{}' (its split.no is {}): keep the "
+                    "parts gguf-split wrote together, or fetch them again",
+                    parts[i], i + 1, path,
+                    no < 0 ? "missing"
+                    : gguf_get_kv_type(other.get(), no) == GGUF_TYPE_UINT16
+                        ? std::to_string(gguf_get_val_u16(other.get(), no))
+                        : "a " + type_text(other.get(), no)));
+            }
             info.file_bytes += fs::file_size(parts[i], ec);
         }
         info.split_count = static_cast<int32_t>(split_count);
     }
 
-    info.architecture = get_string(meta, "general.architecture");
+    RESIDENT_ASSIGN_OR_RETURN(info.architecture, read_string(meta, path, "general.architecture"));
     if (info.architecture.empty()) {
         return data_loss(fmt::format(
             "'{}' has no general.architecture: it is not a llama.cpp language model", path));
     }
-    info.name = get_string(meta, "general.name");
-    if (auto ft = get_int(meta, "general.file_type")) {
-        info.quantization = llama_ftype_name(static_cast<llama_ftype>(*ft));
-    }
+    RESIDENT_ASSIGN_OR_RETURN(info.name, read_string(meta, path, "general.name"));
+    RESIDENT_ASSIGN_OR_RETURN(const auto ft, read_int(meta, path, "general.file_type"));
+    if (ft) info.quantization = llama_ftype_name(static_cast<llama_ftype>(*ft));
     const std::string& a = info.architecture;
-    auto arch_int = [&](const char* key) {
-        return static_cast<int32_t>(get_int(meta, a + "." + key).value_or(0));
+    // Each architecture key as a non-negative 32-bit count (0 when absent).
+    struct ArchKey {
+        const char* key;
+        int32_t* out;
     };
-    info.n_ctx_train = arch_int("context_length");
-    info.n_embd = arch_int("embedding_length");
-    info.n_layer = arch_int("block_count");
-    info.n_head = arch_int("attention.head_count");
-    info.n_head_kv = arch_int("attention.head_count_kv");
+    const ArchKey arch_keys[] = {
+        {"context_length", &info.n_ctx_train},
+        {"embedding_length", &info.n_embd},
+        {"block_count", &info.n_layer},
+        {"attention.head_count", &info.n_head},
+        {"attention.head_count_kv", &info.n_head_kv},
+        {"attention.key_length", &info.head_dim_k},
+        {"attention.value_length", &info.head_dim_v},
+    };
+    for (const ArchKey& k : arch_keys) {
+        RESIDENT_ASSIGN_OR_RETURN(const auto v, read_int(meta, path, a + "." + k.key));
+        *k.out = static_cast<int32_t>(v.value_or(0));
+    }
     if (info.n_head_kv == 0) info.n_head_kv = info.n_head;
+    if (info.n_head_kv > info.n_head) {
+        // Attention groups share key/value heads; more of those than query
+        // heads is no model (and sizes its memory estimate absurdly).
+        return data_loss(
+            fmt::format("'{}' is a damaged GGUF file: {}.attention.head_count_kv ({}) exceeds "
+                        "{}.attention.head_count ({}); convert or fetch the model again",
+                        path, a, info.n_head_kv, a, info.n_head));
+    }
     const int32_t head_dim = info.n_head > 0 ? info.n_embd / info.n_head : 0;
-    info.head_dim_k = arch_int("attention.key_length");
-    info.head_dim_v = arch_int("attention.value_length");
     if (info.head_dim_k == 0) info.head_dim_k = head_dim;
     if (info.head_dim_v == 0) info.head_dim_v = head_dim;
-    info.n_vocab = static_cast<int32_t>(array_length(meta, "tokenizer.ggml.tokens"));
-    info.chat_template = get_string(meta, "tokenizer.chat_template");
+    RESIDENT_ASSIGN_OR_RETURN(const int64_t n_vocab,
+                              read_string_array_length(meta, path, "tokenizer.ggml.tokens"));
+    info.n_vocab = static_cast<int32_t>(n_vocab);
+    RESIDENT_ASSIGN_OR_RETURN(info.chat_template,
+                              read_string(meta, path, "tokenizer.chat_template"));
     info.n_params = summary.n_params;
     info.tensor_bytes = summary.tensor_bytes;
     info.repackable_bytes = summary.repackable_bytes;

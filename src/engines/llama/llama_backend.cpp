@@ -1,11 +1,14 @@
 #include "engines/llama/llama_backend.h"
 
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <fmt/format.h>
 #include <llama.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <stdexcept>
 
 #include "core/cpu_probe.h"
 #include "core/crash_report.h"
@@ -18,6 +21,21 @@ namespace {
 
 thread_local LogCapture* tl_capture = nullptr;
 thread_local bool tl_capturing_line = false;
+thread_local int tl_assertions_throw = 0;
+
+// ggml's abort hook. Inside an AssertionsThrow scope the assertion becomes an
+// exception: ggml_abort is C, but x86-64 objects carry unwind tables, so it
+// unwinds through that frame into llama.cpp's C++ (which catches it, frees
+// what it built and returns an error). Elsewhere it does what ggml does
+// without a hook (the message and a backtrace on stderr) and ggml aborts.
+void on_ggml_abort(const char* message) {
+    if (tl_assertions_throw > 0) {
+        throw std::runtime_error(fmt::format("llama.cpp assertion failed: {}", message));
+    }
+    std::fprintf(stderr, "%s\n", message);
+    void* frames[64];
+    backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
+}
 
 // llama.cpp logs from the calling thread of the API (and, rarely, from its
 // compute threads); a capture only sees the lines of its own thread.
@@ -157,6 +175,7 @@ const BackendState& backend_state() {
     static const BackendState state = [] {
         install_crash_report(/*in_jvm=*/false);  // a no-op when the JNI layer did it first
         llama_log_set(route_log, nullptr);
+        ggml_set_abort_callback(on_ggml_abort);
         BackendState s;
         auto chosen = choose_and_load();
         if (!chosen.is_ok()) {
@@ -202,6 +221,9 @@ Result<SystemInfo> backend_system_info() {
     if (!s.status.is_ok()) return s.status;
     return s.info;
 }
+
+AssertionsThrow::AssertionsThrow() { ++tl_assertions_throw; }
+AssertionsThrow::~AssertionsThrow() { --tl_assertions_throw; }
 
 LogCapture::LogCapture() : previous_(tl_capture) { tl_capture = this; }
 LogCapture::~LogCapture() { tl_capture = previous_; }

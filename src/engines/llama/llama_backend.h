@@ -41,4 +41,19 @@ class LogCapture {
     LogCapture* previous_;
 };
 
+// While alive, a failed GGML_ASSERT on this thread throws std::runtime_error
+// (with ggml's message) out of ggml_abort instead of aborting the process.
+// Only for calls into llama.cpp that catch std::exception and clean up after
+// themselves: loading a model, whose loader asserts on some values a file can
+// hold (a block count of 0, more experts used than exist) where it throws on
+// others. Such a file is then a load error, not a dead executor. Elsewhere,
+// and on other threads, an assertion still aborts (a broken invariant).
+class AssertionsThrow {
+   public:
+    AssertionsThrow();
+    ~AssertionsThrow();
+    AssertionsThrow(const AssertionsThrow&) = delete;
+    AssertionsThrow& operator=(const AssertionsThrow&) = delete;
+};
+
 }  // namespace resident::internal::llama

@@ -121,7 +121,10 @@ Result<std::shared_ptr<LlamaModel>> LlamaModel::load(const ModelSpec& spec_in) {
             };
             params.progress_callback_user_data = &progress;
         }
-        model.reset(llama_model_load_from_file(spec.source.c_str(), params));
+        {
+            AssertionsThrow assertions_throw;  // a hostile value is a load error
+            model.reset(llama_model_load_from_file(spec.source.c_str(), params));
+        }
         // The repacking read every page of the tensors it copied through the
         // mapping; those pages stay counted in this process (RSS and PSS as
         // large again as the model) though nothing reads them after the load.
