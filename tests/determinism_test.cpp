@@ -118,8 +118,19 @@ TEST_P(DeterminismTest, FastModeDifferencesAreMeasured) {
     RecordProperty("fast_rows_equal_to_predictor", same);
     std::printf("%s, fast mode: %d of %zu seeded rows equal the predictor's text\n", GetParam(),
                 same, expected.size());
-    // Fast runs with the same composition repeat themselves.
-    EXPECT_EQ(with_engine(Determinism::kFast, 8, in_order()), fast);
+    // Fast mode promises text, not repeatability: which rows share a decode
+    // call depends on timing, and the kernels it may pick (CPU_REPACK on
+    // AVX2, for one) sum a row differently in another batch. So a second run
+    // is recorded beside the first, never asserted equal to it.
+    const auto again = with_engine(Determinism::kFast, 8, in_order());
+    int repeated = 0;
+    for (size_t i = 0; i < fast.size(); ++i) {
+        EXPECT_FALSE(fast[i].empty()) << "row " << i;
+        repeated += again[i] == fast[i];
+    }
+    RecordProperty("fast_rows_repeated", repeated);
+    std::printf("%s, fast mode: %d of %zu rows repeated in a second engine run\n", GetParam(),
+                repeated, fast.size());
 }
 
 // Gemma runs in the release build only: under the sanitizers it exercises the
