@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh machine: set-up (idempotent), the format
 # checks, then the C++ tests built three ways (release, ASan+UBSan, and TSan
-# with libllama instrumented too), then the jar's tests on a real
+# with libllama instrumented too; the asan preset also runs the libFuzzer
+# targets for RESIDENT_FUZZ_SECONDS each), then the jar's tests on a real
 # Spark (JUnit in local[2], and spark-submit in local-cluster mode), then the
 # Python package's tests (pytest on a real Spark, and the row contract across
 # the CLI, Java, Python and SQL).
@@ -90,5 +91,11 @@ for preset in $presets; do
     [ "$preset" = release ] && pull_test_models build/release/tools/resident/resident
     log "preset $preset: tests"
     ctest --preset "$preset"
+    if [ "$preset" = asan ]; then
+        # The parsers that read outside bytes first, under libFuzzer from
+        # their checked-in corpora, for a bounded time each.
+        log "preset asan: libFuzzer, ${RESIDENT_FUZZ_SECONDS:-20} s per target (bench/fuzz.sh)"
+        SECONDS_EACH=${RESIDENT_FUZZ_SECONDS:-20} bench/fuzz.sh
+    fi
 done
 log "all tests passed in $((SECONDS - start)) s"
