@@ -1,6 +1,7 @@
 package dev.resident;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.internal.Json;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -54,19 +55,33 @@ public final class Classification {
     this.error = error;
   }
 
+  /**
+   * A native outcome: {@code {"error": {...}}} or the top classes and the image's size.
+   *
+   * @throws ResidentException INTERNAL naming the field when one is missing or of another type, or
+   *     the code when the error's is unknown
+   */
   static Classification fromJson(JsonNode j) {
+    if (j == null || !j.isObject()) {
+      throw new ResidentException(
+          ResidentException.Code.INTERNAL, "native code returned a classification as " + j);
+    }
     ResidentException error = ResidentException.fromJson(j.get("error"));
     if (error != null) return failed(error);
+    String what = "a classification";
     List<ClassScore> top = new ArrayList<>();
-    for (JsonNode c : j.path("top")) {
+    for (JsonNode c : Json.arrayField(j, "top", what)) {
       top.add(
           new ClassScore(
-              c.path("index").asInt(),
-              c.path("label").asText(),
-              (float) c.path("score").asDouble()));
+              Json.intField(c, "index", "a class score"),
+              Json.textField(c, "label", "a class score"),
+              (float) Json.doubleField(c, "score", "a class score")));
     }
     return new Classification(
-        Collections.unmodifiableList(top), j.path("width").asInt(), j.path("height").asInt(), null);
+        Collections.unmodifiableList(top),
+        Json.intField(j, "width", what),
+        Json.intField(j, "height", what),
+        null);
   }
 
   /** An outcome that holds only an error. */

@@ -1,6 +1,7 @@
 package dev.resident;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.resident.internal.Json;
 
 /**
  * The result of one request: the completion and its counts, or the error that explains why there is
@@ -35,17 +36,28 @@ public final class Generation {
     this.error = error;
   }
 
+  /**
+   * A native outcome: {@code {"error": {...}}} or every field of a generation.
+   *
+   * @throws ResidentException INTERNAL naming the field when one is missing or of another type, or
+   *     the code when the error's is unknown
+   */
   static Generation fromJson(JsonNode j) {
+    if (j == null || !j.isObject()) {
+      throw new ResidentException(
+          ResidentException.Code.INTERNAL, "native code returned a generation as " + j);
+    }
     ResidentException error = ResidentException.fromJson(j.get("error"));
     if (error != null) return failed(error);
+    String what = "a generation";
     return new Generation(
-        j.path("text").asText(),
-        j.path("prompt_tokens").asInt(),
-        j.path("completion_tokens").asInt(),
-        j.path("finish_reason").asText(),
-        j.path("seed").asLong(),
-        j.path("prompt_seconds").asDouble(),
-        j.path("generation_seconds").asDouble(),
+        Json.textField(j, "text", what),
+        Json.intField(j, "prompt_tokens", what),
+        Json.intField(j, "completion_tokens", what),
+        Json.textField(j, "finish_reason", what),
+        Json.unsignedLongField(j, "seed", what),
+        Json.doubleField(j, "prompt_seconds", what),
+        Json.doubleField(j, "generation_seconds", what),
         null);
   }
 

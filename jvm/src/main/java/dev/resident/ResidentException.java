@@ -2,6 +2,7 @@ package dev.resident;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.resident.internal.Contract;
+import dev.resident.internal.Json;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -46,16 +47,32 @@ public class ResidentException extends RuntimeException {
     this.code = code;
   }
 
-  /** The error of a native outcome ({@code {"code", "message"}}), or null when it has none. */
+  /**
+   * The error of a native outcome ({@code {"code", "message", ...}}), or null when the outcome has
+   * none ({@code err} null: no such field).
+   *
+   * @throws ResidentException INTERNAL when the error is not an object with a known code and a
+   *     message (a native answer Java cannot read)
+   */
   static ResidentException fromJson(JsonNode err) {
-    if (err == null || err.isNull() || err.isMissingNode()) return null;
-    return new ResidentException(
-        parseCode(err.path("code").asText()), err.path("message").asText());
+    if (err == null) return null;
+    String code = Json.textField(err, "code", "an error");
+    String message = Json.textField(err, "message", "an error");
+    Code c = knownCode(code);
+    if (c == null) throw unknownCode(code, message);
+    return new ResidentException(c, message);
   }
 
-  /** Called from native code: the code's name and the UTF-8 message. */
+  /**
+   * Called from native code: the code's name and the UTF-8 message. An unknown code (a code the
+   * native side added and Java lacks) becomes INTERNAL with a message that names it.
+   */
   ResidentException(String code, byte[] message) {
-    this(parseCode(code), new String(message, StandardCharsets.UTF_8));
+    this(
+        knownCode(code) == null ? Code.INTERNAL : knownCode(code),
+        knownCode(code) == null
+            ? unknownCodeMessage(code, new String(message, StandardCharsets.UTF_8))
+            : new String(message, StandardCharsets.UTF_8));
   }
 
   public Code code() {
@@ -71,11 +88,20 @@ public class ResidentException extends RuntimeException {
     return Contract.retryable(code.name().toLowerCase(Locale.ROOT));
   }
 
-  static Code parseCode(String name) {
-    try {
-      return Code.valueOf(name.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      return Code.INTERNAL;
+  /** The code of a native code name ({@code invalid_argument}, ...), or null when there is none. */
+  static Code knownCode(String name) {
+    if (name == null) return null;
+    for (Code c : Code.values()) {
+      if (c.name().toLowerCase(Locale.ROOT).equals(name)) return c;
     }
+    return null;
+  }
+
+  private static String unknownCodeMessage(String code, String message) {
+    return "native code returned an unknown status code '" + code + "' (message: " + message + ")";
+  }
+
+  private static ResidentException unknownCode(String code, String message) {
+    return new ResidentException(Code.INTERNAL, unknownCodeMessage(code, message));
   }
 }

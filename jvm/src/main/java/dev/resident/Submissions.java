@@ -67,13 +67,26 @@ final class Submissions {
     }
   }
 
+  /** A completion's generation; one that cannot be read fails its request with the reason. */
+  static Generation outcome(JsonNode completion) {
+    try {
+      return Generation.fromJson(Json.field(completion, "result", "a completion"));
+    } catch (ResidentException e) {
+      return Generation.failed(e);
+    }
+  }
+
   private static void completeForever() {
     while (true) {
       try {
         JsonNode done = Json.read(NativeBridge.takeCompletions(1000));
+        if (!done.isArray()) {
+          throw new ResidentException(
+              ResidentException.Code.INTERNAL, "native code returned completions as " + done);
+        }
         for (JsonNode d : done) {
-          Submission s = OPEN.remove(d.path("ticket").asLong());
-          if (s != null) s.complete(Generation.fromJson(d.path("result")));
+          Submission s = OPEN.remove(Json.longField(d, "ticket", "a completion"));
+          if (s != null) s.complete(outcome(d));
         }
       } catch (Throwable t) {
         // A failing dependent stage must not stop the completion of every other request.

@@ -44,12 +44,12 @@ public final class Contract {
 
   /** The column a row's id is read from when the job names none (used when the data has it). */
   public static String idField() {
-    return get().path("id_field").asText();
+    return Json.textField(get(), "id_field", "the contract");
   }
 
   /** The default loading strategy's name. */
   public static String defaultStrategy() {
-    return get().path("strategy").asText();
+    return Json.textField(get(), "strategy", "the contract");
   }
 
   /**
@@ -58,22 +58,31 @@ public final class Contract {
    */
   public static String strategyName(String name) {
     byte[] n = (name == null ? "" : name).getBytes(StandardCharsets.UTF_8);
-    return Json.read(NativeBridge.strategyName(n)).asText();
+    return Json.text(Json.read(NativeBridge.strategyName(n)), "a strategy name");
   }
 
   /**
    * Whether a retry may cure an error of this code (the code's lower-case name); false when the
    * native library cannot be loaded, as then nothing can be retried here.
+   *
+   * @throws dev.resident.ResidentException INTERNAL when the core's contract does not rule on the
+   *     code
    */
   public static boolean retryable(String code) {
+    JsonNode c;
     try {
-      return get().path("retryable").path(code).asBoolean(false);
+      c = get();
     } catch (LinkageError | RuntimeException e) {
       return false;
     }
+    return Json.booleanField(
+        Json.field(c, "retryable", "the contract"), code, "the contract's retryable codes");
   }
 
   private static JsonNode required(JsonNode node, String field) {
+    if (node == null || !node.isObject()) {
+      throw new IllegalStateException("the native core's contract lacks the defaults of " + field);
+    }
     JsonNode v = node.get(field);
     if (v == null) throw new IllegalStateException("the native core has no default for " + field);
     return v;

@@ -2,6 +2,7 @@ package dev.resident.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.resident.Resident;
+import dev.resident.internal.Json;
 import java.io.Serializable;
 import org.apache.spark.TaskContext;
 
@@ -38,6 +39,8 @@ public final class TaskReport implements Serializable {
   /** The CPU variant of llama.cpp that ran this task's rows (docs/determinism.md). */
   public String cpuVariant = "";
 
+  private static final String COUNTERS = "the process's counters";
+
   private transient long startNanos;
 
   /** A report for the task now starting: the engine's load counters as they are now. */
@@ -46,8 +49,8 @@ public final class TaskReport implements Serializable {
     r.executorId = ExecutorResources.executorId();
     r.partition = ctx == null ? 0 : ctx.partitionId();
     JsonNode s = Resident.counters();
-    r.loadsBefore = s.path("process_loads").asLong();
-    r.loadSecondsBefore = s.path("process_load_seconds").asDouble();
+    r.loadsBefore = Json.longField(s, "process_loads", COUNTERS);
+    r.loadSecondsBefore = Json.doubleField(s, "process_load_seconds", COUNTERS);
     r.startNanos = System.nanoTime();
     return r;
   }
@@ -55,13 +58,13 @@ public final class TaskReport implements Serializable {
   /** Completes the report at the task's end: loads since the start, time, memory. */
   void finish() {
     JsonNode end = Resident.counters();
-    loadsAfter = end.path("process_loads").asLong();
-    loadSecondsAfter = end.path("process_load_seconds").asDouble();
+    loadsAfter = Json.longField(end, "process_loads", COUNTERS);
+    loadSecondsAfter = Json.doubleField(end, "process_load_seconds", COUNTERS);
     seconds = (System.nanoTime() - startNanos) / 1e9;
-    peakRssBytes = end.path("peak_rss_bytes").asLong();
-    evictions = end.path("evictions").asLong();
-    budgetBytes = end.path("budget_bytes").asLong();
-    budgetPeakBytes = end.path("budget_peak_bytes").asLong();
-    cpuVariant = end.path("cpu_variant").asText();
+    peakRssBytes = Json.longField(end, "peak_rss_bytes", COUNTERS);
+    evictions = Json.longField(end, "evictions", COUNTERS);
+    budgetBytes = Json.longField(end, "budget_bytes", COUNTERS);
+    budgetPeakBytes = Json.longField(end, "budget_peak_bytes", COUNTERS);
+    cpuVariant = Json.textField(end, "cpu_variant", COUNTERS);
   }
 }
