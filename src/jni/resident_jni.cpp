@@ -5,7 +5,11 @@
 //
 // Documents cross as UTF-8 JSON in byte arrays (json_codec.h); handles cross
 // as jlong pointers to the small structs below, which the Java side frees
-// exactly once (its AutoCloseable wrappers and Cleaners guarantee that).
+// exactly once (its AutoCloseable wrappers and Cleaners guarantee that), and
+// only after every Java call that holds the pointer has returned
+// (dev.resident.internal.NativeHandle pins it around each call). Each struct
+// also counts the calls inside it (Gate), so that a close waits for them to
+// leave before it frees anything, whoever calls it.
 #include <fmt/format.h>
 #include <jni.h>
 
@@ -17,6 +21,7 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -33,10 +38,45 @@ namespace {
 
 constexpr const char* kExceptionClass = "dev/resident/ResidentException";
 
+// The JNI calls inside one handle. A close first refuses new calls, then
+// stops what the calls inside wait for (an engine's shutdown), then waits for
+// them to leave, and only then frees the handle. Thread-safe.
+class Gate {
+   public:
+    // False once closed: the call must not touch the handle.
+    bool enter() {
+        std::lock_guard lock(mu_);
+        if (closed_) return false;
+        ++calls_;
+        return true;
+    }
+    void leave() {
+        std::lock_guard lock(mu_);
+        if (--calls_ == 0) left_.notify_all();
+    }
+    // Refuses every later call.
+    void close() {
+        std::lock_guard lock(mu_);
+        closed_ = true;
+    }
+    // Waits until no call is inside.
+    void drain() {
+        std::unique_lock lock(mu_);
+        left_.wait(lock, [&] { return calls_ == 0; });
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable left_;
+    int64_t calls_ = 0;    // guarded by mu_
+    bool closed_ = false;  // guarded by mu_
+};
+
 // A model held from the JVM. `own` is set for a private load (the
 // per-partition strategy): that copy is freed with the last reference,
 // instead of staying resident in the process-wide registry.
 struct ModelRef {
+    Gate gate;
     std::unique_ptr<Registry> own;
     ModelHandle model;
 };
@@ -45,6 +85,7 @@ struct ModelRef {
 // (the handle keeps the weights alive while it lives).
 template <typename T>
 struct ServingRef {
+    Gate gate;
     ModelHandle model;
     std::unique_ptr<T> serving;
 };
@@ -124,12 +165,42 @@ ModelSpec spec_arg(JNIEnv* env, jbyteArray array) {
     return value_or_throw(spec_from_json(json_arg(env, array, "model spec")));
 }
 
+Status closed_error(std::string_view what) {
+    return failed_precondition(fmt::format("the {} is closed", what));
+}
+
+// The handle of one call, counted inside its gate until the call returns.
 template <typename T>
-T& ref(jlong handle, std::string_view what) {
-    if (handle == 0) {
-        throw StatusError{failed_precondition(fmt::format("the {} is closed", what))};
+class Pinned {
+   public:
+    Pinned(jlong handle, std::string_view what) : ref_(reinterpret_cast<T*>(handle)) {
+        if (ref_ == nullptr || !ref_->gate.enter()) throw StatusError{closed_error(what)};
     }
-    return *reinterpret_cast<T*>(handle);
+    ~Pinned() { ref_->gate.leave(); }
+    Pinned(const Pinned&) = delete;
+    Pinned& operator=(const Pinned&) = delete;
+    T& operator*() const { return *ref_; }
+    T* operator->() const { return ref_; }
+
+   private:
+    T* ref_;
+};
+
+// Frees a handle (once: the Java side closes each exactly once) when no call
+// is inside it; `stop`, run after new calls are refused and before the wait,
+// makes the calls inside return soon.
+template <typename T, typename Stop>
+void close_ref(jlong handle, Stop stop) {
+    auto* r = reinterpret_cast<T*>(handle);
+    if (r == nullptr) return;
+    r->gate.close();
+    stop(*r);
+    r->gate.drain();
+    delete r;
+}
+template <typename T>
+void close_ref(jlong handle) {
+    close_ref<T>(handle, [](T&) {});
 }
 
 // A new predictor or engine over the model of `model_handle`, made by `make`
@@ -137,11 +208,11 @@ T& ref(jlong handle, std::string_view what) {
 template <typename T, typename Make>
 jlong create_serving(JNIEnv* env, jlong model_handle, jbyteArray spec_json, Make make) {
     return guarded<jlong>(env, 0, [&] {
-        const ModelHandle& model = ref<ModelRef>(model_handle, "model").model;
+        Pinned<ModelRef> model(model_handle, "model");
         const ModelSpec spec = spec_arg(env, spec_json);
         auto r = std::make_unique<ServingRef<T>>();
-        r->model = model;
-        r->serving = value_or_throw(make(*model, spec));
+        r->model = model->model;
+        r->serving = value_or_throw(make(*r->model, spec));
         return reinterpret_cast<jlong>(r.release());
     });
 }
@@ -158,12 +229,18 @@ json result_json(const Result<Generation>& r) {
 class Tickets {
    public:
     // A cancel token for `ticket`, live until the ticket completes or is
-    // forgotten.
+    // forgotten: the one an earlier open() made (a cancel since then has
+    // already reached it), else a new one.
     std::shared_ptr<CancelToken> open(int64_t ticket) {
-        auto token = std::make_shared<CancelToken>();
         std::lock_guard lock(mu_);
-        live_[ticket] = token;
+        auto& token = live_[ticket];
+        if (token == nullptr) token = std::make_shared<CancelToken>();
         return token;
+    }
+    // Whether `ticket` is live (opened, not yet completed or forgotten).
+    bool is_open(int64_t ticket) {
+        std::lock_guard lock(mu_);
+        return live_.count(ticket) != 0;
     }
     void forget(int64_t ticket) {
         std::lock_guard lock(mu_);
@@ -203,20 +280,25 @@ Tickets& tickets() {
     return *t;
 }
 
-// Registers a synchronous call's ticket for cancellation while it runs.
+// Registers a synchronous call's ticket for cancellation while it runs. A
+// ticket the caller opened first (openTicket, so that no cancel can come
+// before it is registered) stays open for the caller to close; one opened
+// here is forgotten on return.
 class TicketScope {
    public:
-    TicketScope(int64_t ticket, GenerationRequest& request) : ticket_(ticket) {
+    TicketScope(int64_t ticket, GenerationRequest& request)
+        : ticket_(ticket), owned_(ticket != 0 && !tickets().is_open(ticket)) {
         if (ticket_ != 0) request.cancel = tickets().open(ticket_);
     }
     ~TicketScope() {
-        if (ticket_ != 0) tickets().forget(ticket_);
+        if (owned_) tickets().forget(ticket_);
     }
     TicketScope(const TicketScope&) = delete;
     TicketScope& operator=(const TicketScope&) = delete;
 
    private:
     int64_t ticket_;
+    bool owned_;
 };
 
 // The images of one call: `images[i]` encoded, or decoded pixels when
@@ -356,7 +438,7 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_loadPrivate(JNIE
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_releaseModel(JNIEnv* env, jclass,
                                                                             jlong handle) {
     guarded<int>(env, 0, [&] {
-        delete reinterpret_cast<ModelRef*>(handle);
+        close_ref<ModelRef>(handle);
         return 0;
     });
 }
@@ -364,7 +446,8 @@ JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_releaseModel(JNIE
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_modelInfo(
     JNIEnv* env, jclass, jlong handle, jbyteArray spec_json) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        const Model& model = *ref<ModelRef>(handle, "model").model;
+        Pinned<ModelRef> ref(handle, "model");
+        const Model& model = *ref->model;
         const ModelSpec spec = spec_arg(env, spec_json);
         const int32_t sequences = spec.parallel;
         return to_bytes(env, {{"info", to_json(model.info())},
@@ -476,7 +559,8 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createPredictor(
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_predictorGenerate(
     JNIEnv* env, jclass, jlong handle, jbyteArray request_json, jlong ticket) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        Predictor& predictor = *ref<PredictorRef>(handle, "predictor").serving;
+        Pinned<PredictorRef> ref(handle, "predictor");
+        Predictor& predictor = *ref->serving;
         const json j = json_arg(env, request_json, "generation request");
         auto request = request_from_json(j);
         if (!request.is_ok()) return to_bytes(env, result_json(request.status()));
@@ -485,10 +569,11 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_predictorGe
     });
 }
 
+// Waits for a generation in progress to end (the Java side cancels it first).
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closePredictor(JNIEnv* env, jclass,
                                                                               jlong handle) {
     guarded<int>(env, 0, [&] {
-        delete reinterpret_cast<PredictorRef*>(handle);
+        close_ref<PredictorRef>(handle);
         return 0;
     });
 }
@@ -507,7 +592,8 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createEngine(JNI
 JNIEXPORT jboolean JNICALL Java_dev_resident_internal_NativeBridge_engineSubmit(
     JNIEnv* env, jclass, jlong handle, jbyteArray request_json, jlong ticket, jlong timeout_ms) {
     return guarded<jboolean>(env, JNI_FALSE, [&]() -> jboolean {
-        BatchEngine& engine = *ref<EngineRef>(handle, "batch engine").serving;
+        Pinned<EngineRef> ref(handle, "batch engine");
+        BatchEngine& engine = *ref->serving;
         auto request = request_from_json(json_arg(env, request_json, "generation request"));
         if (!request.is_ok()) {
             tickets().complete(ticket, request.status());
@@ -521,6 +607,26 @@ JNIEXPORT jboolean JNICALL Java_dev_resident_internal_NativeBridge_engineSubmit(
             [ticket](Result<Generation> r) { tickets().complete(ticket, r); }, timeout);
         if (!queued) tickets().forget(ticket);
         return queued ? JNI_TRUE : JNI_FALSE;
+    });
+}
+
+// Registers `ticket` before the call that will run under it, so that a
+// cancel from another thread can never come before the registration; the
+// caller closes it (closeTicket) once that call has returned.
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_openTicket(JNIEnv* env, jclass,
+                                                                          jlong ticket) {
+    guarded<int>(env, 0, [&] {
+        if (ticket == 0) throw StatusError{invalid_argument("ticket 0 names no call")};
+        tickets().open(ticket);
+        return 0;
+    });
+}
+
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeTicket(JNIEnv* env, jclass,
+                                                                           jlong ticket) {
+    guarded<int>(env, 0, [&] {
+        tickets().forget(ticket);
+        return 0;
     });
 }
 
@@ -543,18 +649,28 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_engineStats
                                                                                  jclass,
                                                                                  jlong handle) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        return to_bytes(env, to_json(ref<EngineRef>(handle, "batch engine").serving->stats()));
+        Pinned<EngineRef> ref(handle, "batch engine");
+        return to_bytes(env, to_json(ref->serving->stats()));
+    });
+}
+
+// Stops the engine without freeing it: threads waiting for queue room
+// return, and every request still queued or running completes as Cancelled.
+// The Java side calls it on a busy engine before it waits for its calls.
+JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_shutdownEngine(JNIEnv* env, jclass,
+                                                                              jlong handle) {
+    guarded<int>(env, 0, [&] {
+        Pinned<EngineRef> ref(handle, "batch engine");
+        ref->serving->shutdown();
+        return 0;
     });
 }
 
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeEngine(JNIEnv* env, jclass,
                                                                            jlong handle) {
     guarded<int>(env, 0, [&] {
-        auto* engine = reinterpret_cast<EngineRef*>(handle);
-        // Wakes threads waiting for queue room before the engine goes; every
-        // request still queued or running completes as Cancelled.
-        if (engine != nullptr) engine->serving->shutdown();
-        delete engine;
+        // The shutdown wakes the calls inside before the wait for them.
+        close_ref<EngineRef>(handle, [](EngineRef& r) { r.serving->shutdown(); });
         return 0;
     });
 }
@@ -571,7 +687,8 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createClassifier
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_classify(
     JNIEnv* env, jclass, jlong handle, jobjectArray images, jintArray shapes, jint top_k) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        Classifier& c = *ref<ClassifierRef>(handle, "classifier").serving;
+        Pinned<ClassifierRef> ref(handle, "classifier");
+        Classifier& c = *ref->serving;
         json out = json::array();
         for (const auto& r : c.classify_all(image_requests(env, images, shapes, top_k))) {
             out.push_back(classification_json(r));
@@ -583,7 +700,7 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_classify(
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeClassifier(JNIEnv* env, jclass,
                                                                                jlong handle) {
     guarded<int>(env, 0, [&] {
-        delete reinterpret_cast<ClassifierRef*>(handle);
+        close_ref<ClassifierRef>(handle);
         return 0;
     });
 }
@@ -600,7 +717,8 @@ JNIEXPORT jlong JNICALL Java_dev_resident_internal_NativeBridge_createClassifyEn
 JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_classifyEngineRun(
     JNIEnv* env, jclass, jlong handle, jobjectArray images, jintArray shapes, jint top_k) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        ClassifyEngine& engine = *ref<ClassifyEngineRef>(handle, "classify engine").serving;
+        Pinned<ClassifyEngineRef> ref(handle, "classify engine");
+        ClassifyEngine& engine = *ref->serving;
         std::vector<std::future<Result<Classification>>> pending;
         for (auto& r : image_requests(env, images, shapes, top_k)) {
             pending.push_back(engine.submit(std::move(r)));
@@ -614,8 +732,8 @@ JNIEXPORT jbyteArray JNICALL Java_dev_resident_internal_NativeBridge_classifyEng
 JNIEXPORT jbyteArray JNICALL
 Java_dev_resident_internal_NativeBridge_classifyEngineStats(JNIEnv* env, jclass, jlong handle) {
     return guarded<jbyteArray>(env, nullptr, [&] {
-        const ClassifyEngineStats st =
-            ref<ClassifyEngineRef>(handle, "classify engine").serving->stats();
+        Pinned<ClassifyEngineRef> ref(handle, "classify engine");
+        const ClassifyEngineStats st = ref->serving->stats();
         return to_bytes(env, {{"submitted", st.submitted},
                               {"completed", st.completed},
                               {"failed", st.failed},
@@ -624,13 +742,21 @@ Java_dev_resident_internal_NativeBridge_classifyEngineStats(JNIEnv* env, jclass,
     });
 }
 
+// As shutdownEngine, for a classify engine: waiting images fail as Cancelled.
+JNIEXPORT void JNICALL
+Java_dev_resident_internal_NativeBridge_shutdownClassifyEngine(JNIEnv* env, jclass, jlong handle) {
+    guarded<int>(env, 0, [&] {
+        Pinned<ClassifyEngineRef> ref(handle, "classify engine");
+        ref->serving->shutdown();
+        return 0;
+    });
+}
+
 JNIEXPORT void JNICALL Java_dev_resident_internal_NativeBridge_closeClassifyEngine(JNIEnv* env,
                                                                                    jclass,
                                                                                    jlong handle) {
     guarded<int>(env, 0, [&] {
-        auto* engine = reinterpret_cast<ClassifyEngineRef*>(handle);
-        if (engine != nullptr) engine->serving->shutdown();
-        delete engine;
+        close_ref<ClassifyEngineRef>(handle, [](ClassifyEngineRef& r) { r.serving->shutdown(); });
         return 0;
     });
 }

@@ -29,7 +29,9 @@ public final class BatchEngine implements AutoCloseable {
   private final NativeHandle handle;
 
   BatchEngine(long pointer) {
-    this.handle = new NativeHandle(this, pointer, NativeBridge::closeEngine, "batch engine");
+    this.handle =
+        new NativeHandle(
+            this, pointer, NativeBridge::shutdownEngine, NativeBridge::closeEngine, "batch engine");
   }
 
   /**
@@ -78,7 +80,7 @@ public final class BatchEngine implements AutoCloseable {
     Submissions.Submission s = Submissions.open();
     boolean queued;
     try {
-      queued = NativeBridge.engineSubmit(handle.get(), json, s.ticket, timeoutMs);
+      queued = handle.call(p -> NativeBridge.engineSubmit(p, json, s.ticket, timeoutMs));
     } catch (RuntimeException e) {
       Submissions.forget(s);
       throw e;
@@ -135,9 +137,19 @@ public final class BatchEngine implements AutoCloseable {
    * sequences together.
    */
   public JsonNode stats() {
-    return Json.read(NativeBridge.engineStats(handle.get()));
+    return Json.read(handle.call(NativeBridge::engineStats));
   }
 
+  /** Whether it is closed (or closing): every call on it then throws FAILED_PRECONDITION. */
+  public boolean isClosed() {
+    return handle.isClosed();
+  }
+
+  /**
+   * Cancels every request still queued or running (each completes as CANCELLED), waits for the
+   * calls in progress on other threads to return, then frees the engine. Idempotent; calls after it
+   * throw FAILED_PRECONDITION.
+   */
   @Override
   public void close() {
     handle.close();

@@ -21,8 +21,9 @@ public final class Classifier implements AutoCloseable {
 
   /** One outcome per image, in order; a bad image gets a failed {@link Classification}. */
   public List<Classification> classify(List<ImageInput> images, int topK) {
-    return decode(
-        NativeBridge.classify(handle.get(), bytes(images), shapes(images), topK), images.size());
+    byte[][] bytes = bytes(images);
+    int[] shapes = shapes(images);
+    return decode(handle.call(p -> NativeBridge.classify(p, bytes, shapes, topK)), images.size());
   }
 
   static byte[][] bytes(List<ImageInput> images) {
@@ -48,6 +49,10 @@ public final class Classifier implements AutoCloseable {
 
   static List<Classification> decode(byte[] json, int expected) {
     JsonNode results = Json.read(json);
+    if (!results.isArray()) {
+      throw new ResidentException(
+          ResidentException.Code.INTERNAL, "native code returned classifications as " + results);
+    }
     List<Classification> out = new ArrayList<>(expected);
     for (JsonNode r : results) out.add(Classification.fromJson(r));
     if (out.size() != expected) {
@@ -58,6 +63,7 @@ public final class Classifier implements AutoCloseable {
     return out;
   }
 
+  /** Waits for a classification in progress on another thread, then frees it. Idempotent. */
   @Override
   public void close() {
     handle.close();

@@ -16,22 +16,36 @@ public final class ClassifyEngine implements AutoCloseable {
 
   ClassifyEngine(long pointer) {
     this.handle =
-        new NativeHandle(this, pointer, NativeBridge::closeClassifyEngine, "classify engine");
+        new NativeHandle(
+            this,
+            pointer,
+            NativeBridge::shutdownClassifyEngine,
+            NativeBridge::closeClassifyEngine,
+            "classify engine");
   }
 
   /** Classifies the images and waits for all; one outcome per image, in order. */
   public List<Classification> classify(List<ImageInput> images, int topK) {
+    byte[][] bytes = Classifier.bytes(images);
+    int[] shapes = Classifier.shapes(images);
     return Classifier.decode(
-        NativeBridge.classifyEngineRun(
-            handle.get(), Classifier.bytes(images), Classifier.shapes(images), topK),
-        images.size());
+        handle.call(p -> NativeBridge.classifyEngineRun(p, bytes, shapes, topK)), images.size());
   }
 
   /** Submitted, completed and failed images, inference calls and the largest batch, as JSON. */
   public JsonNode stats() {
-    return Json.read(NativeBridge.classifyEngineStats(handle.get()));
+    return Json.read(handle.call(NativeBridge::classifyEngineStats));
   }
 
+  /** Whether it is closed (or closing): every call on it then throws FAILED_PRECONDITION. */
+  public boolean isClosed() {
+    return handle.isClosed();
+  }
+
+  /**
+   * Fails the images still queued (CANCELLED), waits for the calls in progress to return, then
+   * frees the engine. Idempotent.
+   */
   @Override
   public void close() {
     handle.close();

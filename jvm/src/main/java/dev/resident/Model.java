@@ -28,7 +28,8 @@ public final class Model implements AutoCloseable {
    * spec's options, load seconds and loaded bytes, as JSON.
    */
   public JsonNode info() {
-    return Json.read(NativeBridge.modelInfo(handle.get(), Json.write(spec.toMap())));
+    byte[] json = Json.write(spec.toMap());
+    return Json.read(handle.call(p -> NativeBridge.modelInfo(p, json)));
   }
 
   /** A new predictor (own context) for one thread at a time; close it when done. */
@@ -38,25 +39,34 @@ public final class Model implements AutoCloseable {
 
   /** As {@link #newPredictor()}, with other context options (threads, ctx size). */
   public Predictor newPredictor(ModelSpec options) {
-    return new Predictor(NativeBridge.createPredictor(handle.get(), Json.write(options.toMap())));
+    byte[] json = Json.write(options.toMap());
+    return new Predictor(handle.call(p -> NativeBridge.createPredictor(p, json)));
   }
 
   /** A new batch engine with its own decode thread; most callers want {@link Resident#engine}. */
   public BatchEngine newBatchEngine(ModelSpec options) {
-    return new BatchEngine(NativeBridge.createEngine(handle.get(), Json.write(options.toMap())));
+    byte[] json = Json.write(options.toMap());
+    return new BatchEngine(handle.call(p -> NativeBridge.createEngine(p, json)));
   }
 
   /** A classifier of this image model for one thread at a time; close it when done. */
   public Classifier newClassifier(ModelSpec options) {
-    return new Classifier(NativeBridge.createClassifier(handle.get(), Json.write(options.toMap())));
+    byte[] json = Json.write(options.toMap());
+    return new Classifier(handle.call(p -> NativeBridge.createClassifier(p, json)));
   }
 
   /** A batching classify engine with its own thread, for images from many threads. */
   public ClassifyEngine newClassifyEngine(ModelSpec options) {
-    return new ClassifyEngine(
-        NativeBridge.createClassifyEngine(handle.get(), Json.write(options.toMap())));
+    byte[] json = Json.write(options.toMap());
+    return new ClassifyEngine(handle.call(p -> NativeBridge.createClassifyEngine(p, json)));
   }
 
+  /** Whether this handle is closed (or closing). */
+  public boolean isClosed() {
+    return handle.isClosed();
+  }
+
+  /** Drops this reference once the calls in progress on it have returned. Idempotent. */
   @Override
   public void close() {
     handle.close();

@@ -8,19 +8,37 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * The process-wide entry point: resident models (loaded once per JVM, single-flight, counted by the
- * native registry) and one batch engine per model and options. All methods are thread-safe. A JVM
- * shutdown hook closes every engine and frees every model.
+ * native registry) and one batch engine (or classify engine) per model and options. All methods are
+ * thread-safe. A JVM shutdown hook closes every engine and frees every model: engines still in use
+ * cancel their requests, and calls on them after that throw FAILED_PRECONDITION.
  */
 public final class Resident {
-  private static final Map<ModelSpec, Served> ENGINES = new ConcurrentHashMap<>();
+  private static final Map<ModelSpec, Served<BatchEngine>> ENGINES = new ConcurrentHashMap<>();
+  private static final Map<ModelSpec, Served<ClassifyEngine>> CLASSIFY_ENGINES =
+      new ConcurrentHashMap<>();
   private static final Map<ModelSpec, Model> SHARED = new ConcurrentHashMap<>();
+  private static final Object BUDGET_LOCK = new Object();
+  private static String budgetSet = "0|"; // guarded by BUDGET_LOCK: bytes|source last set
   private static volatile boolean hookInstalled;
 
-  /** A model and the engine serving it, kept together for the life of the JVM. */
-  private record Served(Model model, BatchEngine engine) {}
+  /** A model and the engine serving it, kept together until shutdown or evict. */
+  private record Served<E>(Model model, E engine, Consumer<E> closeEngine) {
+    /** Closes the engine (cancelling what it still runs), then drops the model's handle. */
+    void close() {
+      try {
+        closeEngine.accept(engine);
+      } finally {
+        model.close();
+      }
+    }
+  }
 
   private Resident() {}
 
@@ -72,23 +90,55 @@ public final class Resident {
   /**
    * The batch engine of this JVM for {@code spec} (model and context options), created on first
    * use. Every thread that asks for the same spec gets the same engine, so all of them share its
-   * decode calls. Do not close it: {@link #shutdown()} does.
+   * decode calls. Do not close it: {@link #shutdown()} does (one closed anyway is replaced).
    */
   public static BatchEngine engine(ModelSpec spec) {
     init();
-    return ENGINES
-        .computeIfAbsent(
+    return served(
+        ENGINES, spec, BatchEngine::isClosed, m -> m.newBatchEngine(spec), BatchEngine::close);
+  }
+
+  /**
+   * The classify engine of this JVM for an image model's {@code spec}, created on first use and
+   * shared by every thread that asks for the same spec. Do not close it: {@link #shutdown()} and
+   * {@link #evict} do.
+   */
+  public static ClassifyEngine classifyEngine(ModelSpec spec) {
+    init();
+    return served(
+        CLASSIFY_ENGINES,
+        spec,
+        ClassifyEngine::isClosed,
+        m -> m.newClassifyEngine(spec),
+        ClassifyEngine::close);
+  }
+
+  /** The open engine of {@code spec} in {@code held}, made when there is none or it was closed. */
+  private static <E> E served(
+      Map<ModelSpec, Served<E>> held,
+      ModelSpec spec,
+      Predicate<E> closed,
+      Function<Model, E> open,
+      Consumer<E> closeEngine) {
+    Served<E> s = held.get(spec);
+    if (s != null && !closed.test(s.engine())) return s.engine();
+    AtomicReference<Served<E>> replaced = new AtomicReference<>();
+    Served<E> now =
+        held.compute(
             spec,
-            s -> {
-              Model m = model(s);
+            (k, old) -> {
+              if (old != null && !closed.test(old.engine())) return old;
+              replaced.set(old);
+              Model m = model(k);
               try {
-                return new Served(m, m.newBatchEngine(s));
+                return new Served<>(m, open.apply(m), closeEngine);
               } catch (RuntimeException e) {
                 m.close();
                 throw e;
               }
-            })
-        .engine();
+            });
+    if (replaced.get() != null) replaced.get().close(); // its engine is closed: drop its model
+    return now.engine();
   }
 
   /**
@@ -97,7 +147,9 @@ public final class Resident {
    */
   public static Model sharedModel(ModelSpec spec) {
     init();
-    return SHARED.computeIfAbsent(spec, Resident::model);
+    Model m = SHARED.get(spec);
+    if (m != null && !m.isClosed()) return m;
+    return SHARED.compute(spec, (s, old) -> old != null && !old.isClosed() ? old : model(s));
   }
 
   /**
@@ -125,27 +177,33 @@ public final class Resident {
    * over it first evicts idle models (least recently used first), then fails with
    * FAILED_PRECONDITION when it could never fit, or RESOURCE_EXHAUSTED when others hold the memory.
    * 0 goes back to the default: RESIDENT_MEMORY_BUDGET, else the container's limit, else the
-   * machine's memory. The budget in use is in {@link #stats()} ({@code budget_bytes}).
+   * machine's memory. The budget in use is in {@link #stats()} ({@code budget_bytes}). Setting what
+   * is already set does nothing (a Spark job sets its budget at every task).
    */
   public static void setMemoryBudget(long bytes, String source) {
     init();
-    NativeBridge.setMemoryBudget(bytes, source.getBytes(StandardCharsets.UTF_8));
+    String key = bytes + "|" + (bytes == 0 ? "" : source);
+    synchronized (BUDGET_LOCK) {
+      if (key.equals(budgetSet)) return;
+      NativeBridge.setMemoryBudget(bytes, source.getBytes(StandardCharsets.UTF_8));
+      budgetSet = key;
+    }
   }
 
   /**
-   * Frees this JVM's resident model of {@code spec}: closes the batch engine and shared handle this
-   * class keeps for it, then drops the model. The next use loads it again.
+   * Frees this JVM's resident model of {@code spec}: closes the engines and shared handle this
+   * class keeps for it (requests they still run end as CANCELLED; later calls on them throw
+   * FAILED_PRECONDITION), then drops the model. The next use loads it again.
    *
    * @throws ResidentException FAILED_PRECONDITION while other handles still use it, NOT_FOUND when
    *     it is not loaded
    */
   public static synchronized void evict(ModelSpec spec) {
     init();
-    Served served = ENGINES.remove(spec);
-    if (served != null) {
-      served.engine().close();
-      served.model().close();
-    }
+    Served<BatchEngine> served = ENGINES.remove(spec);
+    if (served != null) served.close();
+    Served<ClassifyEngine> images = CLASSIFY_ENGINES.remove(spec);
+    if (images != null) images.close();
     Model shared = SHARED.remove(spec);
     if (shared != null) shared.close();
     NativeBridge.evict(Json.write(spec.toMap()));
@@ -153,7 +211,7 @@ public final class Resident {
 
   /** Model loads in this process so far (the engine's own counter). */
   public static long loads() {
-    return stats().path("loads").asLong();
+    return Json.longField(stats(), "loads", "the registry's stats");
   }
 
   /** Metadata and the memory estimate of a model without loading it. */
@@ -167,7 +225,8 @@ public final class Resident {
    */
   public static String resolve(String source) {
     init();
-    return Json.read(NativeBridge.resolve(source.getBytes(StandardCharsets.UTF_8))).asText();
+    return Json.text(
+        Json.read(NativeBridge.resolve(source.getBytes(StandardCharsets.UTF_8))), "a model path");
   }
 
   /**
@@ -176,7 +235,9 @@ public final class Resident {
    */
   public static String engineOf(String source) {
     init();
-    return Json.read(NativeBridge.engineOf(source.getBytes(StandardCharsets.UTF_8))).asText();
+    return Json.text(
+        Json.read(NativeBridge.engineOf(source.getBytes(StandardCharsets.UTF_8))),
+        "an engine name");
   }
 
   /**
@@ -200,17 +261,30 @@ public final class Resident {
     return Json.read(NativeBridge.version());
   }
 
-  /** Closes every engine and frees every model no handle still holds. Idempotent. */
+  /**
+   * Closes every engine (batch and classify: requests they still run end as CANCELLED) and frees
+   * every model no handle still holds. Idempotent; a later call for an engine makes a new one.
+   */
   public static synchronized void shutdown() {
-    List<Served> served = new ArrayList<>(ENGINES.values());
-    ENGINES.clear();
-    for (Served s : served) {
-      s.engine().close();
-      s.model().close();
+    // Removed one by one: an engine made meanwhile is either closed here or kept, never lost.
+    List<Served<?>> served = new ArrayList<>();
+    for (ModelSpec s : ENGINES.keySet()) served.add(ENGINES.remove(s));
+    for (ModelSpec s : CLASSIFY_ENGINES.keySet()) served.add(CLASSIFY_ENGINES.remove(s));
+    List<Runnable> closes = new ArrayList<>();
+    for (Served<?> s : served) if (s != null) closes.add(s::close);
+    for (ModelSpec s : SHARED.keySet()) {
+      Model m = SHARED.remove(s);
+      if (m != null) closes.add(m::close);
     }
-    List<Model> shared = new ArrayList<>(SHARED.values());
-    SHARED.clear();
-    for (Model m : shared) m.close();
-    NativeBridge.shutdown();
+    closes.add(NativeBridge::shutdown);
+    RuntimeException first = null;
+    for (Runnable c : closes) { // one failure must not keep the others open
+      try {
+        c.run();
+      } catch (RuntimeException e) {
+        if (first == null) first = e;
+      }
+    }
+    if (first != null) throw first;
   }
 }

@@ -77,7 +77,8 @@ public final class NativeBridge {
 
   /**
    * Generates one completion and waits for it; {@link #cancel} with {@code ticket} (non-zero) stops
-   * it between two tokens.
+   * it between two tokens. A ticket opened first with {@link #openTicket} stays open for the caller
+   * to close; another is registered for the call alone.
    */
   public static native byte[] predictorGenerate(long predictor, byte[] requestJson, long ticket);
 
@@ -93,8 +94,20 @@ public final class NativeBridge {
   public static native boolean engineSubmit(
       long engine, byte[] requestJson, long ticket, long timeoutMs);
 
-  /** Stops the request of a ticket: dropped if queued, ended before its next decode step. */
+  /**
+   * Stops the request of a ticket: dropped if queued, ended before its next decode step. Does
+   * nothing for a ticket that is not open.
+   */
   public static native void cancel(long ticket);
+
+  /**
+   * Registers a ticket (non-zero) before the call that will run under it, so that a {@link #cancel}
+   * that comes before that call starts still stops it; close it with {@link #closeTicket} once the
+   * call has returned.
+   */
+  public static native void openTicket(long ticket);
+
+  public static native void closeTicket(long ticket);
 
   /**
    * The outcomes completed since the last call, as a JSON array of {@code {"ticket", "result"}},
@@ -103,6 +116,12 @@ public final class NativeBridge {
   public static native byte[] takeCompletions(long waitMs);
 
   public static native byte[] engineStats(long engine);
+
+  /**
+   * Stops an engine without freeing it: callers waiting for queue room return, and every request
+   * still queued or running completes as CANCELLED. {@link #closeEngine} does it too.
+   */
+  public static native void shutdownEngine(long engine);
 
   public static native void closeEngine(long engine);
 
@@ -124,6 +143,9 @@ public final class NativeBridge {
       long engine, byte[][] images, int[] shapes, int topK);
 
   public static native byte[] classifyEngineStats(long engine);
+
+  /** As {@link #shutdownEngine}, for a classify engine: waiting images fail as CANCELLED. */
+  public static native void shutdownClassifyEngine(long engine);
 
   public static native void closeClassifyEngine(long engine);
 }

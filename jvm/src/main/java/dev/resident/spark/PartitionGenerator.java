@@ -55,7 +55,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
     /** How many rows the task keeps in flight. */
     int window();
 
-    /** Stops what is running now, from another thread (the task was killed). */
+    /** Stops what is running now and all that comes later, from another thread (a killed task). */
     void interrupt();
 
     @Override
@@ -105,7 +105,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
 
       @Override
       public void interrupt() {
-        predictor.cancel();
+        predictor.stop(); // sticky: a row about to start is cancelled too
       }
 
       @Override
@@ -206,6 +206,7 @@ final class PartitionGenerator implements MapPartitionsFunction<Row, Row> {
         while (stalled != null || input.hasNext()) {
           // Before the first valid row opens the serving, bad rows still come out in windows.
           if (window.size() >= (serving != null ? serving.window() : 64)) return;
+          killIfInterrupted(); // a killed task submits nothing more
           Row row = stalled != null ? stalled : input.next();
           stalled = null;
           CompletableFuture<Generation> result;

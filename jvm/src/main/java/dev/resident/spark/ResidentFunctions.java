@@ -3,9 +3,17 @@ package dev.resident.spark;
 import dev.resident.BatchEngine;
 import dev.resident.Generation;
 import dev.resident.GenerationRequest;
+import dev.resident.ResidentException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -106,11 +114,53 @@ public final class ResidentFunctions {
     }
     ExecutorModels.applyBudget(s.memoryBudgetBytes, s.memoryBudgetSource);
     BatchEngine engine = ExecutorModels.engine(s.spec(ExecutorModels.locate(s.model)));
-    Generation g = engine.generate(request);
+    Generation g = generate(engine, request, TaskContext.get());
     return g.isOk()
         ? RowFactory.create(
             g.text(), g.promptTokens(), g.completionTokens(), g.finishReason(), null)
         : RowFactory.create(null, null, null, null, g.error().getMessage());
+  }
+
+  /**
+   * The row's generation, cancelled with its task: a killed task (a cancelled query, a lost
+   * speculative race) stops its row in the engine within one decode step and leaves by Spark's kill
+   * exception. Outside a task ({@code task} null) it just waits.
+   */
+  static Generation generate(BatchEngine engine, GenerationRequest request, TaskContext task) {
+    if (task == null) return engine.generate(request);
+    CompletableFuture<Generation> f = null;
+    try {
+      while (f == null) { // waits for queue room in slices, watching for a kill
+        killIfInterrupted(task, null);
+        f = engine.trySubmit(request, Duration.ofMillis(TaskWatch.PERIOD_MS)).orElse(null);
+      }
+      while (true) {
+        killIfInterrupted(task, f);
+        try {
+          return f.get(TaskWatch.PERIOD_MS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+          // look at the task again
+        }
+      }
+    } catch (InterruptedException e) {
+      if (f != null) f.cancel(true);
+      Thread.currentThread().interrupt();
+      killIfInterrupted(task, f);
+      throw new ResidentException(
+          ResidentException.Code.CANCELLED, "the task was interrupted while its row ran");
+    } catch (CancellationException e) {
+      return Generation.failed(
+          new ResidentException(ResidentException.Code.CANCELLED, "the row was cancelled"));
+    } catch (ExecutionException e) {
+      throw new ResidentException(
+          ResidentException.Code.INTERNAL, "a row's generation failed: " + e.getCause());
+    }
+  }
+
+  private static void killIfInterrupted(TaskContext task, CompletableFuture<Generation> row) {
+    if (!task.isInterrupted()) return;
+    if (row != null) row.cancel(true);
+    task.killTaskIfInterrupted();
   }
 
   /**

@@ -15,11 +15,14 @@ import dev.resident.ModelSpec;
 import dev.resident.Predictor;
 import dev.resident.Resident;
 import dev.resident.TestModels;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -215,23 +218,128 @@ class TextGeneratorTest {
   void aModelOverTheExecutorsMemoryBudgetIsRefusedWithTheSettingToRaise() {
     SparkSession spark = SparkSessions.local();
     Dataset<Row> in = prompts(spark, questions(2), 1);
-    try {
-      // A context size no other test uses: this job needs a context of its own.
-      SparkException e =
-          assertThrows(
-              SparkException.class,
-              () -> generator().setCtxSize(448).setMemoryBudget("16m").transform(in).collect());
-      assertTrue(e.getMessage().contains("failed_precondition"), e::getMessage);
-      assertTrue(e.getMessage().contains("budget is 16.0 MiB"), e::getMessage);
-      assertTrue(e.getMessage().contains("raise the memoryBudget Param"), e::getMessage);
-    } finally {
-      Resident.setMemoryBudget(0, ""); // local mode: the other tests run in this JVM
+    // A context size no other test uses: this job needs a context of its own.
+    SparkException e =
+        assertThrows(
+            SparkException.class,
+            () -> generator().setCtxSize(448).setMemoryBudget("16m").transform(in).collect());
+    assertTrue(e.getMessage().contains("failed_precondition"), e::getMessage);
+    assertTrue(e.getMessage().contains("budget is 16.0 MiB"), e::getMessage);
+    assertTrue(e.getMessage().contains("raise the memoryBudget Param"), e::getMessage);
+    // The next job, without a budget, is not held to this one's (local mode: same executor JVM).
+    for (Row r : generator().setCtxSize(448).transform(in).collectAsList()) {
+      assertNull(r.getAs("error"), r::toString);
     }
     assertThrows(
         IllegalArgumentException.class, () -> generator().setMemoryBudget("lots").transform(in));
     assertThrows(
         IllegalArgumentException.class, () -> generator().setWeights("both").transform(in));
     assertThrows(IllegalArgumentException.class, () -> generator().setKvTokens(8).transform(in));
+  }
+
+  /**
+   * Issue 19: a job without the memoryBudget Param runs under the documented default (the
+   * container's limit or the machine), not under the budget of the job before it in the same JVM.
+   */
+  @Test
+  void aJobWithoutABudgetDoesNotInheritTheLastJobs() {
+    SparkSession spark = SparkSessions.local();
+    Dataset<Row> in = prompts(spark, questions(1), 1);
+    Resident.setMemoryBudget(0, "");
+    long auto = Resident.counters().path("budget_bytes").asLong();
+    long chosen = auto == 3L << 30 ? 2L << 30 : 3L << 30;
+    TextGenerator budgeted = generator().setMemoryBudget((chosen >> 30) + "g");
+    budgeted.transform(in).collect();
+    assertEquals(chosen, budgeted.lastMetrics().total().budgetBytes);
+    TextGenerator unset = generator();
+    unset.transform(in).collect();
+    assertEquals(auto, unset.lastMetrics().total().budgetBytes);
+    assertEquals(auto, Resident.counters().path("budget_bytes").asLong());
+  }
+
+  /**
+   * Issue 19: Resident.evict closes the engine the executor's jobs share; the next job in the same
+   * JVM loads the model again instead of failing with "the batch engine is closed".
+   */
+  @Test
+  void aNewJobRunsAfterItsModelWasEvicted(@TempDir Path dir) throws Exception {
+    SparkSession spark = SparkSessions.local();
+    Path copy = dir.resolve("evicted.gguf"); // a registry key of its own: nothing else holds it
+    Files.copy(Paths.get(TestModels.small()), copy);
+    TextGenerator g = generator().setModel(copy.toString()).setParallel(2);
+    Dataset<Row> in = prompts(spark, questions(2), 1);
+    for (Row r : g.transform(in).collectAsList()) assertNull(r.getAs("error"), r::toString);
+    Resident.evict(g.settings(in.schema(), spark).spec(copy.toString()));
+    for (Row r : g.transform(in).collectAsList()) assertNull(r.getAs("error"), r::toString);
+    assertEquals(1, g.lastMetrics().total().loads, "the evicted model loads again");
+  }
+
+  /**
+   * Issue 19: a cancelled query stops its resident_generate rows in the engine (the task's kill
+   * reaches the row), instead of letting them decode to maxTokens.
+   */
+  @Test
+  void aCancelledSqlQueryStopsItsRowsInTheEngine() throws Exception {
+    SparkSession spark = SparkSessions.local();
+    ResidentFunctions.register(spark);
+    List<String> counting = new ArrayList<>();
+    for (int i = 0; i < 8; i++) counting.add("Count from 1 to 1000: 1, 2, 3, " + (4 + i) + ",");
+    prompts(spark, counting, 2).createOrReplaceTempView("sql_cancel_rows");
+    // A parallel no other test uses: an engine of its own.
+    Map<String, String> options = new TreeMap<>();
+    options.put("model", TestModels.small());
+    options.put("maxTokens", "400");
+    options.put("ctxSize", "512");
+    options.put("parallel", "3");
+    ModelSpec spec =
+        ResidentFunctions.settings(options, new TextGenerator().executors(spark))
+            .spec(TestModels.small());
+    String query =
+        "SELECT resident_generate(prompt, map('model', '"
+            + TestModels.small()
+            + "', 'maxTokens', '400', 'ctxSize', '512', 'parallel', '3')).completion"
+            + " FROM sql_cancel_rows";
+    CompletableFuture<Long> job =
+        CompletableFuture.supplyAsync(
+            () -> {
+              spark
+                  .sparkContext()
+                  .setJobGroup("resident-sql-cancel", "cancelled on purpose", false);
+              try {
+                // Collected, not counted: a count would prune the function's column away.
+                return (long) spark.sql(query).collectAsList().size();
+              } finally {
+                spark.sparkContext().clearJobGroup();
+              }
+            });
+    BatchEngine engine = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (engine == null || engine.stats().path("generated_tokens").asLong() < 20) {
+      assertTrue(System.nanoTime() < deadline, "the query never started generating");
+      Thread.sleep(20);
+      if (engine == null && spark.sparkContext().statusTracker().getActiveJobIds().length > 0) {
+        engine = ExecutorModels.engine(spec); // local mode: the executor is this JVM
+      }
+    }
+    long cancelledBefore = engine.stats().path("cancelled").asLong();
+    spark.sparkContext().cancelJobGroup("resident-sql-cancel");
+    ExecutionException failed =
+        assertThrows(ExecutionException.class, () -> job.get(60, TimeUnit.SECONDS));
+    assertTrue(failed.getCause() instanceof SparkException, failed::toString);
+    // The rows leave the engine within a few decode steps, far sooner than 400 tokens each.
+    BatchEngine e = engine;
+    long stopBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (true) {
+      JsonNode st = e.stats();
+      long open =
+          st.path("submitted").asLong()
+              - st.path("completed").asLong()
+              - st.path("failed").asLong();
+      if (open == 0) break;
+      assertTrue(System.nanoTime() < stopBy, () -> "rows still in the engine: " + st);
+      Thread.sleep(10);
+    }
+    assertTrue(e.stats().path("cancelled").asLong() > cancelledBefore, () -> "" + e.stats());
   }
 
   @Test
