@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -43,8 +45,17 @@ constexpr const char* kExceptionClass = "dev/resident/ResidentException";
 // them to leave, and only then frees the handle. Thread-safe.
 class Gate {
    public:
-    // False once closed: the call must not touch the handle.
+    ~Gate() { magic_ = kFreed; }
+    // False once closed: the call must not touch the handle. A pointer that
+    // was never a handle (or one freed already) aborts loudly here, in
+    // Resident's code, where the crash report names it.
     bool enter() {
+        if (magic_ != kLive) {
+            std::fprintf(stderr,
+                         "[resident] fatal: a JNI call got a handle that is not live (%s)\n",
+                         magic_ == kFreed ? "freed" : "never made");
+            std::abort();
+        }
         std::lock_guard lock(mu_);
         if (closed_) return false;
         ++calls_;
@@ -66,6 +77,9 @@ class Gate {
     }
 
    private:
+    static constexpr uint64_t kLive = 0x7265736964656e74;   // "resident"
+    static constexpr uint64_t kFreed = 0x6465616468616e64;  // "deadhand"
+    volatile uint64_t magic_ = kLive;  // first: read before anything else of the handle
     std::mutex mu_;
     std::condition_variable left_;
     int64_t calls_ = 0;    // guarded by mu_
